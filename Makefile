@@ -1,0 +1,42 @@
+# Everything a fresh machine with python3 and make needs. `make demo` and `make test` are the
+# two commands of the README; `.ci/run` calls `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLEXPOWER_LANDING_DIR ?= $(CURDIR)/data/landing
+export FLEXPOWER_WAREHOUSE ?= $(CURDIR)/data/warehouse/flexpower.duckdb
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+SAMPLE_ARGS := --assets 12 --start 2025-06-01 --days 30 --seed 7
+
+.PHONY: venv demo test ui bench clean-data
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+## demo: build the environment, simulate the sample landing zone if missing, materialize every sample day
+demo: venv $(DAGSTER_HOME)/dagster.yaml
+	@test -d "$(FLEXPOWER_LANDING_DIR)/crm" || $(BIN)/flexpower simulate $(SAMPLE_ARGS) --out "$(FLEXPOWER_LANDING_DIR)"
+	$(BIN)/flexpower demo
+
+## test: the whole test suite
+test: venv
+	$(BIN)/python -m pytest -q
+
+## ui: the Dagster UI on the same landing zone and warehouse
+ui: venv $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+## bench: 1,000 assets for one delivery day, with the pandas baseline side by side
+bench: venv
+	$(BIN)/flexpower bench --assets 1000 --days 1 --baseline

@@ -1,0 +1,61 @@
+"""Delivery days, quarter-hours and time zones.
+
+A delivery day is a calendar day in Europe/Berlin; every timestamp is stored in UTC as
+``pl.Datetime("us", "UTC")``. A quarter-hour (QH) is identified by its UTC ``delivery_start``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+BERLIN = ZoneInfo("Europe/Berlin")
+UTC = timezone.utc
+QH = timedelta(minutes=15)
+QH_HOURS = 0.25
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """UTC start and end of a Europe/Berlin delivery day (23, 24 or 25 hours long)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=BERLIN)
+    following = day + timedelta(days=1)
+    end = datetime(following.year, following.month, following.day, tzinfo=BERLIN)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def quarter_hours(start: datetime, end: datetime) -> pl.DataFrame:
+    """One row per QH in ``[start, end)``: ``delivery_start`` (UTC) and ``delivery_day`` (Berlin)."""
+    starts = pl.datetime_range(
+        start.astimezone(UTC), end.astimezone(UTC) - QH, interval="15m", eager=True,
+        time_unit="us", time_zone="UTC",
+    ).alias("delivery_start")
+    frame = pl.DataFrame({"delivery_start": starts})
+    return frame.with_columns(delivery_day=delivery_day_of(pl.col("delivery_start")))
+
+
+def delivery_day_of(expr: pl.Expr) -> pl.Expr:
+    """The Europe/Berlin delivery day of a UTC timestamp expression."""
+    return expr.dt.convert_time_zone("Europe/Berlin").dt.date()
+
+
+def days_covered(starts: pl.Series) -> list[date]:
+    """Sorted distinct delivery days of a series of UTC delivery starts."""
+    if starts.len() == 0:
+        return []
+    frame = pl.DataFrame({"s": starts})
+    return sorted(frame.select(delivery_day_of(pl.col("s")).unique())["s"].to_list())
+
+
+def days_between(first: date, last: date) -> list[date]:
+    """Every day from ``first`` to ``last`` inclusive."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def to_utc(ts: datetime) -> datetime:
+    """A timezone-aware timestamp in UTC (naive timestamps are taken as UTC)."""
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
