@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 SAMPLE_ARGS := --assets 12 --start 2025-06-01 --days 30 --seed 7
 
-.PHONY: venv demo test ui bench clean-data
+.PHONY: venv demo test ui bench chromium
 
 venv: $(STAMP)
 
@@ -29,8 +29,14 @@ demo: venv $(DAGSTER_HOME)/dagster.yaml
 	@test -d "$(FLEXPOWER_LANDING_DIR)/crm" || $(BIN)/flexpower simulate $(SAMPLE_ARGS) --out "$(FLEXPOWER_LANDING_DIR)"
 	$(BIN)/flexpower demo
 
+## chromium: the browser of the portal's browser test (Debian's package, installed when missing)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 ## test: the whole test suite
-test: venv
+test: venv chromium
 	$(BIN)/python -m pytest -q
 
 ## ui: the Dagster UI on the same landing zone and warehouse

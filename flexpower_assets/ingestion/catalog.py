@@ -1,0 +1,338 @@
+"""The landing-zone catalog: every inbound file is recorded once, parsed once, and kept.
+
+``sync_landing`` walks the landing folders, and for every file it has not seen in this exact
+form (path, size, modification time) it hashes the content, parses it with the parser of its
+kind and records the outcome in ``landing.files``:
+
+- ``accepted``: the rows went into the staging table ``landing.<kind>`` tagged with ``file_id``;
+- ``rejected``: the parser's message (file, line, problem) is kept; no row of the file is used,
+  and whatever the same path held before stays in use, so the days it feeds are not corrupted;
+- ``duplicate``: a file of the same name and the same bytes was already accepted in another
+  folder (a no-op). Files with equal bytes but different names are different files: the name
+  carries the creation time (two CRM snapshots of a quiet week are byte-identical);
+- ``replaced``: an earlier content of a path whose new content was accepted.
+
+The same file dropped twice is a no-op. Which of several accepted files wins for a key (the
+newest CRM snapshot, a DSO correction, the newest estimate, a trade in two exports) is a domain
+rule applied when a day is built, so the staging tables keep every accepted row. Parsing runs
+outside the warehouse lock (in worker processes for the many small VPP files); only the insert
+holds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from flexpower_assets.domain.time import UTC, days_covered
+from flexpower_assets.parsers.errors import InputFileError
+from flexpower_assets.parsers.registry import FILE_KINDS, FileKind, classify
+from resources.warehouse import Warehouse, file_lock
+
+CATALOG = "landing.files"
+BATCH_KINDS = ("forecast", "live")  # many small JSON files: parsed in batches, in parallel
+CHUNK_FILES = 2000
+PARALLEL_FROM_FILES = 4000
+
+CATALOG_COLUMNS = {
+    "path": pl.String,
+    "kind": pl.String,
+    "size_bytes": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "sha256": pl.String,
+    "file_id": pl.String,
+    "arrived_at": pl.Datetime("us", "UTC"),
+    "registered_at": pl.Datetime("us", "UTC"),
+    "status": pl.String,
+    "error": pl.String,
+    "error_line": pl.Int64,
+    "n_rows": pl.Int64,
+    "first_delivery_start": pl.Datetime("us", "UTC"),
+    "last_delivery_start": pl.Datetime("us", "UTC"),
+    "delivery_days": pl.List(pl.Date),
+}
+
+# the column holding each row's time, per kind (kinds without one feed days by their own rule)
+TIME_COLUMN = {
+    "forecast": "delivery_start",
+    "live": "timestamp",
+    "final_production": "delivery_start",
+    "redispatch_flags": "delivery_start",
+    "redispatch_compensation": "delivery_start",
+    "private_trades": "delivery_start",
+    "public_trades": "delivery_start",
+    "imbalance_estimate": "delivery_start",
+    "imbalance_final": "delivery_start",
+}
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file found in the landing zone, before its content is read."""
+
+    path: Path
+    relative: str
+    kind: FileKind | None
+    size_bytes: int
+    mtime_ns: int
+    arrived_ns: int  # max(mtime, ctime): a copied-in file with an old mtime still counts as new
+
+
+@dataclass
+class ParseOutcome:
+    file: LandingFile
+    sha256: str
+    frame: pl.DataFrame | None = None
+    error: InputFileError | None = None
+
+
+@dataclass
+class SyncReport:
+    """What one sync did: counts per status and kind, rejected files, days touched per kind."""
+
+    counts: Counter = field(default_factory=Counter)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    days_by_kind: dict[str, set[date]] = field(default_factory=dict)
+    new_rows_by_kind: Counter = field(default_factory=Counter)
+
+    @property
+    def n_new(self) -> int:
+        return sum(self.counts.values())
+
+
+def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> list[LandingFile]:
+    """Every regular file under the landing zone (optionally only files of some kinds)."""
+    found: list[LandingFile] = []
+    if not landing_dir.exists():
+        return found
+    for root, _dirs, names in os.walk(landing_dir):
+        for name in names:
+            path = Path(root) / name
+            relative = path.relative_to(landing_dir).as_posix()
+            kind = classify(relative)
+            if kinds is not None and (kind is None or kind.name not in kinds):
+                continue
+            stat = path.stat()
+            found.append(LandingFile(
+                path=path, relative=relative, kind=kind, size_bytes=stat.st_size,
+                mtime_ns=stat.st_mtime_ns, arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
+            ))
+    found.sort(key=lambda f: (f.arrived_ns, f.relative))
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_file(file: LandingFile) -> ParseOutcome:
+    """Hash and parse one file with the parser of its kind."""
+    outcome = ParseOutcome(file=file, sha256=file_sha256(file.path))
+    if file.kind is None:
+        outcome.error = InputFileError(
+            file.path, "not a recognised inbound file: no file kind has this folder and name pattern"
+        )
+        return outcome
+    try:
+        outcome.frame = file.kind.parse(file.path)
+    except InputFileError as error:
+        outcome.error = error
+    except Exception as error:  # a parser bug must not lose the other files: record it
+        outcome.error = InputFileError(file.path, f"unexpected parser failure: {error!r}")
+    return outcome
+
+
+def _parse_batch(kind_name: str, files: list[LandingFile]) -> list[ParseOutcome]:
+    """Parse many files of a batch kind with its batch reader; one outcome per file."""
+    kind = next(k for k in FILE_KINDS if k.name == kind_name)
+    frame, errors = kind.read_batch([f.path for f in files])
+    errors_by_path = {str(e.path): e for e in errors}
+    outcomes = [ParseOutcome(file=f, sha256=file_sha256(f.path)) for f in files]
+    if frame.height:
+        for (index,), rows in frame.partition_by("file_index", as_dict=True, maintain_order=True).items():
+            outcomes[index].frame = rows.drop("file_index")
+    for outcome in outcomes:
+        error = errors_by_path.get(str(outcome.file.path))
+        if error is not None:
+            outcome.error, outcome.frame = error, None
+        elif outcome.frame is None:
+            outcome.frame = frame.clear().drop("file_index")
+    return outcomes
+
+
+def parse_files(files: list[LandingFile], workers: int = 2,
+                progress: Callable[[int], None] | None = None) -> list[ParseOutcome]:
+    """Parse files, batch kinds in chunks across ``workers`` processes when there are many."""
+    outcomes: list[ParseOutcome] = []
+    batches: dict[str, list[LandingFile]] = {}
+    for file in files:
+        if file.kind is not None and file.kind.read_batch is not None:
+            batches.setdefault(file.kind.name, []).append(file)
+        else:
+            outcomes.append(parse_file(file))
+            if progress:
+                progress(1)
+    chunks = [(name, group[i:i + CHUNK_FILES]) for name, group in batches.items()
+              for i in range(0, len(group), CHUNK_FILES)]
+    n_batch_files = sum(len(group) for group in batches.values())
+    if workers > 1 and n_batch_files >= PARALLEL_FROM_FILES:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for chunk_outcomes in pool.map(_parse_batch, *zip(*chunks)):
+                outcomes.extend(chunk_outcomes)
+                if progress:
+                    progress(len(chunk_outcomes))
+    else:
+        for name, chunk in chunks:
+            outcomes.extend(_parse_batch(name, chunk))
+            if progress:
+                progress(len(chunk))
+    return outcomes
+
+
+def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
+    """Delivery days a file's rows cover (empty for kinds whose rows carry no delivery time)."""
+    column = TIME_COLUMN.get(kind)
+    if column is None or frame.is_empty():
+        return []
+    return days_covered(frame[column])
+
+
+def registered_files(warehouse: Warehouse) -> pl.DataFrame:
+    """The catalog, or an empty frame with its columns before the first sync."""
+    if not warehouse.table_exists("landing", "files"):
+        return pl.DataFrame(schema=CATALOG_COLUMNS)
+    return warehouse.read(f"select * from {CATALOG} order by registered_at, path")
+
+
+def sync_landing(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None = None,
+                 workers: int = 2, progress: Callable[[int], None] | None = None,
+                 now: datetime | None = None) -> SyncReport:
+    """Record and stage every new or changed file of the landing zone (optionally some kinds)."""
+    # one sync at a time: a second run waits, then finds the files already registered
+    ingest_lock = Path(f"{warehouse.path}.ingest.lock")
+    with file_lock(ingest_lock, exclusive=True, timeout_s=warehouse.timeout_s):
+        return _sync(landing_dir, warehouse, kinds, workers, progress, now or datetime.now(UTC))
+
+
+def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None, workers: int,
+          progress: Callable[[int], None] | None, now: datetime) -> SyncReport:
+    report = SyncReport()
+    catalog = registered_files(warehouse)
+    # the current registration of each path is its latest row
+    current = {row["path"]: row for row in catalog.sort("registered_at").iter_rows(named=True)}
+    accepted = catalog.filter(pl.col("status") == "accepted")
+    accepted_sha = {(Path(path).name, sha) for path, sha in zip(accepted["path"], accepted["sha256"])}
+
+    changed = [f for f in scan_landing(landing_dir, kinds)
+               if f.relative not in current
+               or (current[f.relative]["size_bytes"], current[f.relative]["mtime_ns"]) != (f.size_bytes, f.mtime_ns)]
+    if not changed:
+        return report
+
+    outcomes = parse_files(changed, workers=workers, progress=progress)
+    rows: list[dict] = []
+    touched: list[tuple[str, int]] = []
+    replaced: list[tuple[str, str]] = []
+    staged: dict[str, list[pl.DataFrame]] = {}
+    for outcome in sorted(outcomes, key=lambda o: (o.file.arrived_ns, o.file.relative)):
+        file, previous = outcome.file, current.get(outcome.file.relative)
+        if previous is not None and previous["sha256"] == outcome.sha256:
+            touched.append((file.relative, file.mtime_ns))  # same bytes re-dropped: a no-op
+            continue
+        record = _catalog_row(outcome, now)
+        if outcome.error is not None:
+            record |= {"status": "rejected", "error": str(outcome.error), "error_line": outcome.error.line}
+            report.rejected.append((file.relative, str(outcome.error)))
+        elif (file.path.name, outcome.sha256) in accepted_sha:
+            record |= {"status": "duplicate", "error": "same name and content as an already accepted file"}
+        else:
+            frame = outcome.frame
+            kind = file.kind.name
+            days = file_days(kind, frame)
+            record |= {"status": "accepted", "n_rows": frame.height, "delivery_days": days}
+            column = TIME_COLUMN.get(kind)
+            if column and frame.height:
+                record |= {"first_delivery_start": frame[column].min(), "last_delivery_start": frame[column].max()}
+            staged.setdefault(kind, []).append(frame.with_columns(file_id=pl.lit(record["file_id"])))
+            accepted_sha.add((file.path.name, outcome.sha256))
+            report.days_by_kind.setdefault(kind, set()).update(days)
+            report.new_rows_by_kind[kind] += frame.height
+            if previous is not None and previous["status"] == "accepted":
+                replaced.append((previous["path"], previous["sha256"]))
+        report.counts[(record["kind"] or "unrecognised", record["status"])] += 1
+        rows.append(record)
+
+    with warehouse.writer() as conn:
+        _ensure_catalog(conn)
+        for kind, frames in staged.items():
+            _append(conn, f"landing.{kind}", pl.concat(frames, how="vertical_relaxed"))
+        if rows:
+            _append(conn, CATALOG, pl.DataFrame(rows, schema=CATALOG_COLUMNS))
+        for path, sha in replaced:
+            conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and sha256 = ?", [path, sha])
+        for path, mtime_ns in touched:
+            conn.execute(f"update {CATALOG} set mtime_ns = ? where path = ? and registered_at = "
+                         f"(select max(registered_at) from {CATALOG} where path = ?)", [mtime_ns, path, path])
+    return report
+
+
+def _catalog_row(outcome: ParseOutcome, now: datetime) -> dict:
+    file = outcome.file
+    return {
+        "path": file.relative,
+        "kind": file.kind.name if file.kind else None,
+        "size_bytes": file.size_bytes,
+        "mtime_ns": file.mtime_ns,
+        "sha256": outcome.sha256,
+        # one id per (path, content): a re-accepted content under another path is staged anew
+        "file_id": hashlib.sha1(f"{file.relative}\n{outcome.sha256}".encode()).hexdigest()[:20],
+        "arrived_at": datetime.fromtimestamp(file.arrived_ns / 1e9, UTC),
+        "registered_at": now,
+        "status": None, "error": None, "error_line": None, "n_rows": None,
+        "first_delivery_start": None, "last_delivery_start": None, "delivery_days": None,
+    }
+
+
+def _ensure_catalog(conn) -> None:
+    conn.execute("create schema if not exists landing")
+    empty = pl.DataFrame(schema=CATALOG_COLUMNS)  # noqa: F841 (read by DuckDB)
+    conn.execute(f"create table if not exists {CATALOG} as select * from empty")
+
+
+def _append(conn, table: str, frame: pl.DataFrame) -> None:
+    """Append by column name, creating the table from the frame's schema the first time."""
+    arrow = frame.to_arrow()  # noqa: F841 (read by DuckDB)
+    conn.execute(f"create table if not exists {table} as select * from arrow limit 0")
+    conn.execute(f"insert into {table} by name select * from arrow")
+
+
+def accepted_rows(warehouse: Warehouse, kind: str, where: str = "true",
+                  params: Iterable = ()) -> pl.DataFrame:
+    """Staged rows of accepted files of a kind, with a filter on the staging table's columns.
+
+    ``where`` is a fixed SQL fragment written in this code base (never built from input); the
+    values go in ``params``.
+    """
+    table = f"landing.{kind}"
+    schema, name = table.split(".")
+    if not warehouse.table_exists(schema, name):
+        return pl.DataFrame()
+    return warehouse.read(
+        f"select s.* from {table} s join {CATALOG} f on f.file_id = s.file_id and f.status = 'accepted' "
+        f"where {where}",
+        list(params),
+    )
