@@ -1,0 +1,118 @@
+"""The portfolio of a delivery day: which contracts apply, which assets are in it, and checks on them.
+
+Rules (DOMAIN.md, Portfolio): the contract terms of a day are those of the latest CRM snapshot
+created before the end of that day; an asset is in the portfolio when that snapshot holds its
+contract and the contract is active on the day. Contract consistency and the CRM/VPP capacity
+comparison are data-quality checks that live here too, as does the asset x quarter-hour grid
+every per-asset table of the day is built on.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+from flexpower_assets.domain.time import to_utc
+
+FIXED_FEE_MODELS = ["fixed_as_produced", "fixed_for_capacity"]
+PERCENT_FEE_MODEL = "percent_of_market"
+ASSET_COLUMNS = ["asset_id", "metering_point_id", "technology", "capacity_mw"]
+
+
+def applicable_snapshot(contracts: pl.DataFrame, day_end: datetime) -> pl.DataFrame:
+    """Rows of the latest CRM snapshot created strictly before ``day_end`` (UTC end of the day).
+
+    ``contracts`` holds the rows of every snapshot, told apart by ``snapshot_created_at``. With no
+    snapshot old enough the result is empty, with the same columns.
+    """
+    eligible = contracts.filter(pl.col("snapshot_created_at") < to_utc(day_end))
+    if eligible.is_empty():
+        return contracts.clear()
+    return eligible.filter(pl.col("snapshot_created_at") == pl.col("snapshot_created_at").max())
+
+
+def active_contracts(snapshot: pl.DataFrame, day: date) -> pl.DataFrame:
+    """Contracts active on ``day``: ``contract_begin <= day`` and (no end or ``day < contract_end``)."""
+    return snapshot.filter(
+        (pl.col("contract_begin") <= day)
+        & (pl.col("contract_end").is_null() | (pl.lit(day) < pl.col("contract_end")))
+    )
+
+
+def contract_issues(contracts: pl.DataFrame) -> pl.DataFrame:
+    """One row per problem that keeps a contract's terms from being applied.
+
+    Columns ``contract_id, asset_id, issue``. A contract is checked for a price that fits its price
+    model and a fee (or fee percent) that fits its fee model; a value given for the other model is
+    a problem too, because it shows the terms were not entered as meant. Pass one snapshot: the
+    result is de-duplicated, so a contract repeated in several snapshots is listed once per issue.
+    """
+    price_missing = (pl.col("price_model") == "fixed") & pl.col("price_eur_per_mwh").is_null()
+    price_on_market = (pl.col("price_model") == "market") & pl.col("price_eur_per_mwh").is_not_null()
+    is_fixed_fee = pl.col("fee_model").is_in(FIXED_FEE_MODELS)
+    is_percent_fee = pl.col("fee_model") == PERCENT_FEE_MODEL
+    checks = {
+        "fixed price model without a price": price_missing,
+        "price given on a market price contract": price_on_market,
+        "fixed_as_produced/fixed_for_capacity fee model without a fee": is_fixed_fee & pl.col("fee").is_null(),
+        "percent_of_market fee model without a fee_percent": is_percent_fee & pl.col("fee_percent").is_null(),
+        "fee_percent given on a non-percent fee model": ~is_percent_fee & pl.col("fee_percent").is_not_null(),
+        "fee given on the percent_of_market fee model": is_percent_fee & pl.col("fee").is_not_null(),
+    }
+    found = [
+        contracts.filter(condition).select("contract_id", "asset_id", issue=pl.lit(issue, dtype=pl.String))
+        for issue, condition in checks.items()
+    ]
+    return pl.concat(found).unique(maintain_order=True).sort("contract_id", maintain_order=True)
+
+
+def latest_technical_data(technical: pl.DataFrame, day_end: datetime) -> pl.DataFrame:
+    """Rows of the newest VPP technical-data file created before ``day_end`` (UTC end of the day).
+
+    When no file is that old (a day before the first file, e.g. a backfill), the oldest file
+    available is used instead: it is the one closest in time to the day, and an asset list that is
+    slightly too new serves the capacity check better than none. An empty input gives an empty
+    result.
+    """
+    if technical.is_empty():
+        return technical
+    created = pl.col("file_created_at")
+    eligible = technical.filter(created < to_utc(day_end))
+    if eligible.is_empty():
+        return technical.filter(created == created.min())
+    return eligible.filter(created == created.max())
+
+
+def capacity_mismatches(contracts_active: pl.DataFrame, technical: pl.DataFrame,
+                        tolerance_kw: float = 1.0) -> pl.DataFrame:
+    """Active contracts whose capacity (MW, CRM) disagrees with the VPP capacity (kW) by more than
+    ``tolerance_kw``, and assets the VPP does not know (``capacity_vpp_kw`` null).
+
+    Columns ``asset_id, capacity_crm_kw, capacity_vpp_kw, difference_kw`` with
+    ``difference_kw = capacity_crm_kw - capacity_vpp_kw``.
+    """
+    crm = contracts_active.select("asset_id", capacity_crm_kw=pl.col("capacity_mw") * 1000.0)
+    vpp = technical.select("asset_id", capacity_vpp_kw=pl.col("capacity_kw").cast(pl.Float64)).unique("asset_id")
+    compared = crm.join(vpp, on="asset_id", how="left").with_columns(
+        difference_kw=pl.col("capacity_crm_kw") - pl.col("capacity_vpp_kw")
+    )
+    return compared.filter(
+        pl.col("capacity_vpp_kw").is_null() | (pl.col("difference_kw").abs() > tolerance_kw)
+    ).sort("asset_id")
+
+
+def asset_grid(active: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """Every portfolio asset x every QH of the day: the rows each per-asset table of the day has.
+
+    Columns ``asset_id, metering_point_id, technology, capacity_mw`` of the active contracts, then
+    the grid's ``delivery_start, delivery_day``. Should two active contracts name the same asset,
+    the one that began last gives its row (an asset appears once per QH).
+    """
+    assets = (
+        active.sort("contract_begin")
+        .unique("asset_id", keep="last")
+        .select(ASSET_COLUMNS)
+    )
+    quarter_hours = grid.select("delivery_start", "delivery_day")
+    return assets.join(quarter_hours, how="cross").sort("asset_id", "delivery_start")
