@@ -1,0 +1,56 @@
+"""Deliberately bad files, each in the folder of its kind, that the platform must reject.
+
+The good files of every kind stay complete, so rejecting these loses no data. The imbalance file
+in local time is written by the imbalance module; the empty public export by the exchange step.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from flexpower_assets.simulator.dso import dso_times
+from flexpower_assets.simulator.formats import plain_number
+from flexpower_assets.simulator.summary import SimulationSummary
+from flexpower_assets.simulator.timegrid import HORIZON_QH, QH_MS, Period
+from flexpower_assets.simulator.vpp import forecast_document
+from flexpower_assets.simulator.weather import AssetModel
+
+
+def write_off_grid_forecast(out: Path, model: AssetModel, period: Period,
+                            summary: SimulationSummary) -> None:
+    """A version at hh:07, which the VPP never produces."""
+    grid = model.grid
+    on_grid = grid.index(period.start) + 32  # 08:00 Berlin of the first day
+    version_ms = int(grid.ms[on_grid]) + 7 * 60_000
+    targets = on_grid + 1 + np.arange(HORIZON_QH)
+    starts = grid.ms[targets]
+    columns = (orjson.dumps(starts, option=orjson.OPT_SERIALIZE_NUMPY) + b","
+               + orjson.dumps(starts + QH_MS, option=orjson.OPT_SERIALIZE_NUMPY) + b","
+               + orjson.dumps(np.full(HORIZON_QH, version_ms), option=orjson.OPT_SERIALIZE_NUMPY) + b",")
+    power = model.forecast(targets, np.full(HORIZON_QH, on_grid + 1))
+    version = grid.time(on_grid) + timedelta(minutes=7)
+    path = out / "vpp" / "forecasts" / f"{model.spec.asset_id}_{version:%Y%m%dT%H%MZ}.json"
+    path.write_bytes(forecast_document(model.spec.asset_id, columns, power))
+    summary.count("forecast")
+    summary.bad(path, f"version {version:%Y-%m-%dT%H:%MZ} is not on a quarter-hour")
+
+
+def write_broken_number_final(out: Path, model: AssetModel, mp: str, period: Period,
+                              summary: SimulationSummary) -> None:
+    """A late re-delivery of part of a day with one unparsable number (a letter O for a zero)."""
+    grid = model.grid
+    day = period.utc_days[-1]
+    sl = grid.utc_day_slice(day)
+    part = slice(48, 56)  # 12:00-14:00 UTC
+    times = dso_times(grid, day)[part]
+    values = [plain_number(v) for v in np.round(model.truth_kw[sl][part], 3)]
+    values[3] = "1O4.25"
+    lines = [f"delivery_start__utc_,{mp}__kw_"] + [f"{t},{v}" for t, v in zip(times, values)]
+    path = out / "dso" / f"final_production_{mp}_{day + timedelta(days=7):%Y%m%d}.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    summary.count("final_production")
+    summary.bad(path, "line 5: '1O4.25' is not a number")
