@@ -18,7 +18,7 @@ import polars as pl
 
 from flexpower_assets.schemas import validate
 
-#: Helper column carrying the 1-based file line of a CSV row until the frame is validated.
+#: Extra column carrying the 1-based file line of a CSV row until the frame is validated.
 LINE = "_line"
 
 
@@ -91,12 +91,13 @@ def read_csv_strings(path: Path, header: Sequence[str] | None, separator: str = 
             path, f"wrong header {separator.join(found)!r}; expected {separator.join(header)!r}",
             line=header_line)
     _check_field_counts(path, body, separator.encode(), len(found), header_line)
-    frame = pl.read_csv(body, separator=separator, has_header=True, infer_schema=False,
-                        truncate_ragged_lines=True)
-    frame = frame.with_columns(pl.col(pl.String).str.strip_chars())
-    frame = frame.with_columns(
-        [pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in frame.columns]
-    )
+    try:
+        frame = pl.read_csv(body, separator=separator, has_header=True, infer_schema=False,
+                            truncate_ragged_lines=True)
+    except pl.exceptions.PolarsError as error:
+        raise InputFileError(path, f"cannot be read as CSV: {str(error).splitlines()[0]}") from None
+    stripped = {name: pl.col(name).str.strip_chars() for name in frame.columns}
+    frame = frame.select([pl.when(text != "").then(text).alias(name) for name, text in stripped.items()])
     lines = pl.int_range(header_line + 1, header_line + 1 + frame.height, dtype=pl.Int64, eager=True)
     frame = frame.with_columns(lines.alias(LINE))
     return frame.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))
@@ -153,11 +154,13 @@ def collapse_duplicates(frame: pl.DataFrame, key: Sequence[str], path: Path) -> 
     if clashes.height:
         first = clashes.row(0, named=True)
         same = clashes.filter(pl.all_horizontal([pl.col(k).eq_missing(first[k]) for k in key]))
-        lines = same[LINE].to_list() if LINE in same.columns else []
-        shown = ", ".join(f"{k}={first[k]!r}" for k in key)
+        shown = ", ".join(f"{k}={first[k]!r}" if isinstance(first[k], str) else f"{k}={first[k]}"
+                          for k in key)
+        if LINE not in same.columns:
+            raise InputFileError(path, f"{shown} appears twice with different values")
+        lines = same[LINE].to_list()
         raise InputFileError(
-            path, f"{shown} appears on lines {lines[0]} and {lines[1]} with different values",
-            line=lines[1] if lines else None)
+            path, f"{shown} appears on lines {lines[0]} and {lines[1]} with different values", line=lines[1])
     return deduped
 
 

@@ -1,0 +1,74 @@
+"""Which inbound file is which: landing-zone folder and file-name pattern -> parser.
+
+The folders and name patterns are those of FORMATS.md. A file is classified by its folder
+(relative to the landing zone) and its whole name; anything else is not an inbound file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import pandera.polars as pa
+import polars as pl
+
+from flexpower_assets.parsers import crm, dso, exchange, imbalance, vpp
+from flexpower_assets.parsers.errors import InputFileError
+from flexpower_assets.schemas import inbound
+
+BatchReader = Callable[[list], "tuple[pl.DataFrame, list[InputFileError]]"]
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """One kind of inbound file: where it lands, how it is named and how it is parsed.
+
+    ``read_batch`` (forecast and live only) reads many files at once and returns the good rows
+    with a ``file_index`` column plus one error per bad file.
+    """
+
+    name: str
+    source: str
+    folder: str
+    pattern: re.Pattern[str]
+    parse: Callable[..., pl.DataFrame]
+    model: type[pa.DataFrameModel] | None = None
+    read_batch: BatchReader | None = None
+
+
+FILE_KINDS: tuple[FileKind, ...] = (
+    FileKind("contracts", "crm", "crm", crm.CONTRACTS_NAME, crm.parse_contracts, inbound.Contract),
+    FileKind("technical_data", "vpp", "vpp/technical_data", vpp.TECHNICAL_DATA_NAME,
+             vpp.parse_technical_data, inbound.TechnicalAsset),
+    FileKind("forecast", "vpp", "vpp/forecasts", vpp.FORECAST_NAME, vpp.parse_forecast,
+             inbound.ForecastRow, vpp.read_forecast_batch),
+    FileKind("live", "vpp", "vpp/live", vpp.LIVE_NAME, vpp.parse_live, inbound.LivePoint,
+             vpp.read_live_batch),
+    FileKind("final_production", "dso", "dso", dso.FINAL_PRODUCTION_NAME, dso.parse_final_production,
+             inbound.FinalProduction),
+    FileKind("redispatch_flags", "dso", "dso", dso.REDISPATCH_FLAG_NAME, dso.parse_redispatch_flags,
+             inbound.RedispatchFlag),
+    FileKind("redispatch_compensation", "dso", "dso", dso.REDISPATCH_COMPENSATION_NAME,
+             dso.parse_redispatch_compensation, inbound.RedispatchCompensation),
+    FileKind("private_trades", "exchange", "exchange", exchange.PRIVATE_TRADES_NAME,
+             exchange.parse_trades, inbound.Trade),
+    FileKind("public_trades", "exchange", "exchange", exchange.PUBLIC_TRADES_NAME,
+             exchange.parse_trades, inbound.Trade),
+    FileKind("imbalance_estimate", "imbalance", "imbalance", imbalance.ESTIMATE_NAME,
+             imbalance.parse_imbalance_estimate, inbound.ImbalanceEstimate),
+    FileKind("imbalance_final", "imbalance", "imbalance", imbalance.FINAL_NAME,
+             imbalance.parse_imbalance_final, inbound.ImbalanceFinal),
+)
+KINDS_BY_NAME = {kind.name: kind for kind in FILE_KINDS}
+
+
+def classify(relative_path: str) -> FileKind | None:
+    """The kind of the file at ``relative_path`` (relative to the landing zone), or None."""
+    path = PurePosixPath(relative_path.replace("\\", "/"))
+    folder = str(path.parent)
+    for kind in FILE_KINDS:
+        if kind.folder == folder and kind.pattern.fullmatch(path.name):
+            return kind
+    return None
