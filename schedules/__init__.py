@@ -1,0 +1,1 @@
+"""Schedules, sensors and jobs: when the pipeline runs and on which partitions."""

@@ -110,22 +110,26 @@ class SyncReport:
 
 
 def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> list[LandingFile]:
-    """Every regular file under the landing zone (optionally only files of some kinds)."""
-    found: list[LandingFile] = []
+    """Every regular file under the landing zone, or only the folders of some kinds."""
     if not landing_dir.exists():
-        return found
-    for root, _dirs, names in os.walk(landing_dir):
-        for name in names:
-            path = Path(root) / name
-            relative = path.relative_to(landing_dir).as_posix()
-            kind = classify(relative)
-            if kinds is not None and (kind is None or kind.name not in kinds):
-                continue
-            stat = path.stat()
-            found.append(LandingFile(
-                path=path, relative=relative, kind=kind, size_bytes=stat.st_size,
-                mtime_ns=stat.st_mtime_ns, arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
-            ))
+        return []
+    if kinds is None:
+        paths = [Path(root) / name for root, _dirs, names in os.walk(landing_dir) for name in names]
+    else:
+        folders = {kind.folder for kind in FILE_KINDS if kind.name in kinds}
+        paths = [Path(entry.path) for folder in sorted(folders) if (landing_dir / folder).is_dir()
+                 for entry in os.scandir(landing_dir / folder) if entry.is_file()]
+    found: list[LandingFile] = []
+    for path in paths:
+        relative = path.relative_to(landing_dir).as_posix()
+        kind = classify(relative)
+        if kinds is not None and (kind is None or kind.name not in kinds):
+            continue
+        stat = path.stat()
+        found.append(LandingFile(
+            path=path, relative=relative, kind=kind, size_bytes=stat.st_size,
+            mtime_ns=stat.st_mtime_ns, arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
+        ))
     found.sort(key=lambda f: (f.arrived_ns, f.relative))
     return found
 
@@ -211,11 +215,14 @@ def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
     return days_covered(frame[column])
 
 
-def registered_files(warehouse: Warehouse) -> pl.DataFrame:
-    """The catalog, or an empty frame with its columns before the first sync."""
+def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None) -> pl.DataFrame:
+    """The catalog (or the rows of some kinds), empty with its columns before the first sync."""
     if not warehouse.table_exists("landing", "files"):
         return pl.DataFrame(schema=CATALOG_COLUMNS)
-    return warehouse.read(f"select * from {CATALOG} order by registered_at, path")
+    if kinds is None:
+        return warehouse.read(f"select * from {CATALOG} order by registered_at, path")
+    return warehouse.read(f"select * from {CATALOG} where list_contains(?, kind) order by registered_at, path",
+                          [sorted(kinds)])
 
 
 def sync_landing(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None = None,
@@ -231,7 +238,7 @@ def sync_landing(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str]
 def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None, workers: int,
           progress: Callable[[int], None] | None, now: datetime) -> SyncReport:
     report = SyncReport()
-    catalog = registered_files(warehouse)
+    catalog = registered_files(warehouse, kinds)
     # the current registration of each path is its latest row
     current = {row["path"]: row for row in catalog.sort("registered_at").iter_rows(named=True)}
     accepted = catalog.filter(pl.col("status") == "accepted")

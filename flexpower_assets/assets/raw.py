@@ -1,0 +1,143 @@
+"""Raw layer: for each source, the accepted rows that concern one delivery day.
+
+Every raw asset first brings the landing catalog up to date for its file kinds (a no-op when
+nothing new arrived), then selects from the staging tables the rows whose delivery time falls
+in the partition's window, from accepted files only, with the ``file_id`` they came from.
+Supersede rules (which snapshot, which correction, which estimate) are applied by the core and
+published assets through the domain functions, so the raw layer keeps every candidate row.
+"""
+
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import dagster as dg
+import pandera.polars as pa
+import polars as pl
+
+from flexpower_assets.domain.time import QH
+from flexpower_assets.ingestion.catalog import accepted_rows, sync_landing
+from flexpower_assets.partitions import daily_partitions, partition_day, partition_window
+from flexpower_assets.schemas import columns_of
+from flexpower_assets.schemas import inbound as model
+from resources.landing import LandingZone
+from resources.warehouse import Warehouse, WarehouseResource
+
+Window = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """One raw asset: the file kind it reads, its row model and how it picks the day's rows."""
+
+    name: str
+    kind: str
+    model: type[pa.DataFrameModel]
+    description: str
+    where: str  # fixed SQL over the staging table ``s``; values are bound from ``params``
+    params: Callable[[Window], list]
+
+
+def _in_window(column: str) -> str:
+    return f"s.{column} >= ? and s.{column} < ?"
+
+
+def _window(window: Window) -> list:
+    return [window[0], window[1]]
+
+
+def _latest_before_end(column: str, kind: str) -> str:
+    """Rows of the newest file created before the day's end (else the oldest file there is)."""
+    return (
+        f"s.{column} = coalesce("
+        f"(select max(x.{column}) from landing.{kind} x join landing.files f on f.file_id = x.file_id "
+        f"and f.status = 'accepted' where x.{column} < ?), "
+        f"(select min(x.{column}) from landing.{kind} x join landing.files f on f.file_id = x.file_id "
+        f"and f.status = 'accepted'))"
+    )
+
+
+RAW_SOURCES = (
+    RawSource("raw_crm__contracts", "contracts", model.Contract,
+              "Contracts of the CRM snapshot that applies to the day (the newest created before its end).",
+              _latest_before_end("snapshot_created_at", "contracts"), lambda w: [w[1]]),
+    RawSource("raw_vpp__technical_data", "technical_data", model.TechnicalAsset,
+              "Assets of the newest VPP technical-data file created before the day's end.",
+              _latest_before_end("file_created_at", "technical_data"), lambda w: [w[1]]),
+    RawSource("raw_vpp__forecasts", "forecast", model.ForecastRow,
+              "Every forecast version's value for the day's quarter-hours.",
+              _in_window("delivery_start"), _window),
+    RawSource("raw_vpp__live", "live", model.LivePoint,
+              "Live measured points of the day, plus the last 15 minutes before it (the step signal "
+              "of a point holds for up to 15 minutes into the day).",
+              _in_window("timestamp"), lambda w: [w[0] - QH, w[1]]),
+    RawSource("raw_dso__final_production", "final_production", model.FinalProduction,
+              "DSO final production of the day's quarter-hours, every file (corrections included).",
+              _in_window("delivery_start"), _window),
+    RawSource("raw_dso__redispatch_flags", "redispatch_flags", model.RedispatchFlag,
+              "Curtailed quarter-hours of the day, every flag file.",
+              _in_window("delivery_start"), _window),
+    RawSource("raw_dso__redispatch_compensation", "redispatch_compensation", model.RedispatchCompensation,
+              "The DSO's compensation price for the day's quarter-hours, every file.",
+              _in_window("delivery_start"), _window),
+    RawSource("raw_exchange__private_trades", "private_trades", model.Trade,
+              "Our exchange trades with at least one quarter-hour in the day, from every export.",
+              "s.delivery_start < ? and s.delivery_end > ?", lambda w: [w[1], w[0]]),
+    RawSource("raw_exchange__public_trades", "public_trades", model.Trade,
+              "Market trades with at least one quarter-hour in the day, from every export.",
+              "s.delivery_start < ? and s.delivery_end > ?", lambda w: [w[1], w[0]]),
+    RawSource("raw_imbalance__estimates", "imbalance_estimate", model.ImbalanceEstimate,
+              "AEP estimates for the day's quarter-hours, from every estimate file.",
+              _in_window("delivery_start"), _window),
+    RawSource("raw_imbalance__final", "imbalance_final", model.ImbalanceFinal,
+              "Final reBAP for the day's quarter-hours, from every final file.",
+              _in_window("delivery_start"), _window),
+)
+
+
+def raw_columns(source: RawSource) -> dict[str, pl.DataType]:
+    return {"delivery_day": pl.Date, **columns_of(source.model), "file_id": pl.String}
+
+
+def select_raw(warehouse: Warehouse, source: RawSource, window: Window, day) -> pl.DataFrame:
+    """The accepted staging rows of a source for one day, in the raw table's column layout."""
+    columns = raw_columns(source)
+    rows = accepted_rows(warehouse, source.kind, source.where, source.params(window))
+    if rows.is_empty():
+        return pl.DataFrame(schema=columns)
+    rows = rows.with_columns(delivery_day=pl.lit(day, dtype=pl.Date))
+    return rows.select([pl.col(name).cast(dtype) for name, dtype in columns.items()])
+
+
+def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=source.name,
+        key_prefix=["raw"],
+        group_name="raw",
+        partitions_def=daily_partitions,
+        metadata={"partition_expr": "delivery_day"},
+        description=source.description,
+        kinds={"duckdb", "polars"},
+    )
+    def _raw(context: dg.AssetExecutionContext, landing: LandingZone,
+             warehouse: WarehouseResource) -> pl.DataFrame:
+        report = sync_landing(landing.root, warehouse.get(), kinds=[source.kind], workers=landing.parse_workers)
+        if report.rejected:
+            context.log.warning(
+                f"{len(report.rejected)} {source.kind} file(s) rejected: "
+                + "; ".join(message for _path, message in report.rejected[:5])
+            )
+        frame = select_raw(warehouse.get(), source, partition_window(context), partition_day(context))
+        context.add_output_metadata({
+            "files_used": frame["file_id"].n_unique() if frame.height else 0,
+            "new_files_registered": report.n_new,
+            "files_rejected_now": len(report.rejected),
+        })
+        return frame
+
+    return _raw
+
+
+raw_assets = [build_raw_asset(source) for source in RAW_SOURCES]
+RAW_ASSET_KEYS = {source.kind: dg.AssetKey(["raw", source.name]) for source in RAW_SOURCES}

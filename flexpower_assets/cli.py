@@ -1,0 +1,133 @@
+"""The ``flexpower`` command line: simulate, ingest, materialize, demo, bench (and the portal).
+
+Every command reads the same settings as the Dagster code location (FLEXPOWER_LANDING_DIR,
+FLEXPOWER_WAREHOUSE) and runs partitions through Dagster, so runs show up in the UI.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+
+from flexpower_assets.settings import Settings
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@click.group()
+def main() -> None:
+    """RouteToMarket data platform."""
+
+
+@main.command()
+@click.option("--assets", "n_assets", type=int, default=12, show_default=True, help="Number of assets.")
+@click.option("--start", required=True, help="First delivery day, YYYY-MM-DD.")
+@click.option("--days", type=int, default=1, show_default=True, help="Number of delivery days.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same files).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Landing zone to write (default: FLEXPOWER_LANDING_DIR).")
+@click.option("--public-trades-per-day", type=int, default=None, help="Market trades per day (default 200,000).")
+@click.option("--forecasts-and-public-trades-only", is_flag=True,
+              help="Only add forecasts and public trades for the assets in an existing landing zone's contracts.")
+def simulate(n_assets: int, start: str, days: int, seed: int, out: Path | None,
+             public_trades_per_day: int | None, forecasts_and_public_trades_only: bool) -> None:
+    """Write a sample landing zone in the inbound formats (deterministic for a seed)."""
+    from flexpower_assets import simulator
+
+    out = out or Settings.from_env().landing_dir
+    extra = {} if public_trades_per_day is None else {"public_trades_per_day": public_trades_per_day}
+    began = time.perf_counter()
+    if forecasts_and_public_trades_only:
+        summary = simulator.add_forecasts_and_public_trades(out, _day(start), days, seed, progress=True, **extra)
+    else:
+        summary = simulator.simulate(out, n_assets, _day(start), days, seed, progress=True, **extra)
+    click.echo(f"wrote {sum(summary.files_by_kind.values())} files to {out} in {time.perf_counter() - began:.1f} s")
+    for kind, count in sorted(summary.files_by_kind.items()):
+        click.echo(f"  {kind:<26}{count:>8}")
+    for path, problem in summary.bad_files:
+        click.echo(f"  deliberately bad: {path} ({problem})")
+
+
+@main.command()
+def ingest() -> None:
+    """Register every new file of the landing zone (accepted, rejected, duplicate) and stage its rows."""
+    from flexpower_assets.ingestion.catalog import sync_landing
+    from resources.warehouse import Warehouse
+
+    settings = Settings.from_env()
+    report = sync_landing(settings.landing_dir, Warehouse(settings.warehouse_path), workers=settings.parse_workers)
+    click.echo(f"registered {report.n_new} new file(s) from {settings.landing_dir}")
+    for (kind, status), count in sorted(report.counts.items()):
+        click.echo(f"  {kind:<26}{status:<12}{count:>8}")
+    for path, message in report.rejected:
+        click.echo(f"  rejected {path}: {message}")
+
+
+@main.command()
+@click.option("--day", help="One delivery day, YYYY-MM-DD.")
+@click.option("--from", "first", help="First delivery day of a range.")
+@click.option("--to", "last", help="Last delivery day of a range (inclusive).")
+@click.option("--month", help="A month YYYY-MM: its invoices and monthly reports from the days already built.")
+def materialize(day: str | None, first: str | None, last: str | None, month: str | None) -> None:
+    """Materialize every daily asset for some days (or a month's assets) through Dagster."""
+    from flexpower_assets.definitions import build_defs
+    from flexpower_assets.runner import day_keys, instance, run_partition
+
+    if month:
+        targets = [("monthly_job", month + "-01")]
+    elif day or first:
+        start = _day(day or first)
+        end = _day(day or last or first)
+        if end < start:
+            raise click.UsageError(f"--to {end} is before --from {start}")
+        targets = [("daily_job", key) for key in day_keys(start, end)]
+    else:
+        raise click.UsageError("give --day, --from/--to or --month")
+    defs = build_defs()
+    dagster_instance = instance()
+    failures = 0
+    for position, (job, key) in enumerate(targets, start=1):
+        began = time.perf_counter()
+        summary = run_partition(defs, job, key, dagster_instance)
+        status = "ok" if summary.success else "FAILED"
+        click.echo(f"[{position}/{len(targets)}] {job} {key}: {status}, {summary.materialized} assets, "
+                   f"{time.perf_counter() - began:.1f} s (run {summary.run_id[:8]})")
+        for check in summary.failed_checks:
+            click.echo(f"    check failed: {check}")
+        if not summary.success:
+            failures += 1
+            click.echo(f"    error: {summary.error}", err=True)
+    if failures:
+        click.echo(f"{failures} of {len(targets)} run(s) failed; see the runs in the Dagster UI (make ui).", err=True)
+        sys.exit(1)
+
+
+@main.command()
+def demo() -> None:
+    """Build every day of the landing zone, then its months; print what was produced and where."""
+    from flexpower_assets.demo import run_demo
+
+    sys.exit(run_demo(Settings.from_env(), echo=click.echo))
+
+
+@main.command()
+@click.option("--assets", "n_assets", type=int, default=1000, show_default=True)
+@click.option("--days", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--baseline/--no-baseline", default=False, help="Also run the plain-pandas implementation.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where to simulate (default: a temp dir).")
+def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | None) -> None:
+    """Time ingestion and every contract table for N simulated assets; last line is JSON."""
+    from flexpower_assets.bench.run import run_benchmark
+
+    run_benchmark(n_assets=n_assets, days=days, seed=seed, baseline=baseline, workdir=workdir, echo=click.echo)
+
+
+if __name__ == "__main__":
+    main()

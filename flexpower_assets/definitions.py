@@ -1,0 +1,62 @@
+"""The one place that builds the Definitions: assets, checks, jobs, sensors, schedule, resources.
+
+``build_defs`` takes the settings (and resource overrides for tests); the module-level ``defs``
+is what ``dagster dev`` loads through workspace.yaml. Steps run in-process: with ~30 light steps
+per day, a process per step (the multiprocess executor) costs more than the work itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+from flexpower_assets.assets.daily import daily_assets
+from flexpower_assets.assets.landing import landing_files
+from flexpower_assets.assets.monthly import monthly_assets
+from flexpower_assets.assets.raw import RAW_ASSET_KEYS, raw_assets
+from flexpower_assets.settings import Settings
+from resources import DocumentStore, LandingZone, LogNotifier, WarehouseIOManager, WarehouseResource
+from schedules.jobs import daily_job, daily_selection, monthly_job
+from schedules.schedules import daily_schedule, monthly_schedule
+from schedules.sensors import SOURCE_KINDS, build_landing_sensor
+
+ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets]
+
+
+def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
+    """For each file kind, its raw asset and every daily asset downstream of it (not the monthly ones)."""
+    graph = AssetGraph.from_assets(ALL_ASSETS)
+    return {
+        kind: sorted((dg.AssetSelection.assets(key).downstream() & daily_selection).resolve(graph), key=lambda k: k.to_user_string())
+        for kind, key in RAW_ASSET_KEYS.items()
+    }
+
+
+def build_defs(settings: Settings | None = None,
+               resource_overrides: Mapping[str, Any] | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    resources: dict[str, Any] = {
+        "io_manager": WarehouseIOManager(database=str(settings.warehouse_path)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "landing": LandingZone(path=str(settings.landing_dir), parse_workers=settings.parse_workers),
+        "notifier": LogNotifier(),
+        "documents": DocumentStore(path=str(settings.data_dir)),
+    }
+    resources.update(resource_overrides or {})
+    selection_by_kind = _downstream_by_kind()
+    target = daily_selection | dg.AssetSelection.assets(landing_files)
+    sensors = [build_landing_sensor(source, selection_by_kind, target) for source in SOURCE_KINDS]
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[daily_job, monthly_job],
+        schedules=[daily_schedule, monthly_schedule],
+        sensors=sensors,
+        resources=resources,
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_defs()

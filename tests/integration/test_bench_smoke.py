@@ -1,0 +1,76 @@
+"""The benchmark at 100 assets x 1 day with the pandas baseline: correctness only, never timing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flexpower_assets.bench.run import CONTRACT_TABLES, run_benchmark
+
+N_ASSETS = 100
+QH_PER_DAY = 96  # 2025-06-08, the benchmark day, is an ordinary summer day
+
+
+@pytest.fixture(scope="module")
+def bench_output(tmp_path_factory):
+    lines: list[str] = []
+    figures = run_benchmark(n_assets=N_ASSETS, days=1, seed=11, baseline=True,
+                            workdir=tmp_path_factory.mktemp("bench"), echo=lines.append,
+                            public_trades_per_day=5000)
+    return lines, figures
+
+
+@pytest.mark.slow
+def test_last_line_is_the_json_figures(bench_output):
+    lines, figures = bench_output
+    parsed = json.loads(lines[-1])
+    assert parsed == json.loads(json.dumps(figures))
+    assert parsed["assets"] == N_ASSETS
+    assert parsed["days"] == 1
+    for key in ("seconds_total", "seconds_ingestion", "seconds_compute", "peak_rss_mb",
+                "pandas_seconds", "pandas_peak_rss_mb"):
+        assert parsed[key] > 0, key
+    # seconds_total is ingestion + computation, without the simulation
+    assert parsed["seconds_total"] == pytest.approx(parsed["seconds_ingestion"] + parsed["seconds_compute"], abs=2e-3)
+
+
+@pytest.mark.slow
+def test_every_contract_table_is_a_stage_with_rows(bench_output):
+    _lines, figures = bench_output
+    stages = figures["stages"]
+    assert stages["ingestion"]["rows"] > 0
+    for table in CONTRACT_TABLES:
+        assert table in stages, table
+        assert stages[table]["layer"] == "published"
+        assert stages[table]["rows"] > 0, table
+    assert any(info["layer"] == "raw" for info in stages.values())
+    assert any(info["layer"] == "core" for info in stages.values())
+
+
+@pytest.mark.slow
+def test_row_counts_follow_from_the_portfolio(bench_output):
+    _lines, figures = bench_output
+    stages, totals = figures["stages"], figures["totals"]
+    n_portfolio = totals["portfolio_asset_days"]
+    # every portfolio asset has one row per quarter-hour of the day: 96 x assets in the portfolio
+    assert stages["best_of_infeed"]["rows"] == n_portfolio * QH_PER_DAY
+    assert stages["asset_forecast"]["rows"] == n_portfolio * QH_PER_DAY
+    assert stages["asset_imbalance"]["rows"] == n_portfolio * QH_PER_DAY
+    # one row per quarter-hour for the portfolio tables, one row for the day
+    for table in ("portfolio_forecast", "portfolio_best_of_infeed", "trading_pnl", "portfolio_imbalance"):
+        assert stages[table]["rows"] == QH_PER_DAY, table
+    assert stages["trading_daily"]["rows"] == 1
+    # the simulator writes one contract per asset; at most a contract starting or ending later is out
+    assert N_ASSETS - 2 <= n_portfolio <= N_ASSETS
+    # one forecast version every 15 minutes of the day per asset, plus the one off-grid bad version
+    assert figures["forecast_files"] >= N_ASSETS * QH_PER_DAY
+    assert figures["public_trades"] == 5000
+
+
+@pytest.mark.slow
+def test_pandas_baseline_gives_the_same_numbers(bench_output):
+    lines, figures = bench_output
+    assert figures["results_match"] is True, figures["mismatches"]
+    assert figures["mismatches"] == []
+    assert "results match: yes" in lines

@@ -1,0 +1,53 @@
+"""Sensor helpers: the arrival cursor and the days a snapshot file applies to."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from flexpower_assets.ingestion.catalog import LandingFile
+from flexpower_assets.ingestion.watch import Cursor, name_created_at, snapshot_days
+
+UTC = timezone.utc
+
+
+def landing_file(name: str, arrived_ns: int) -> LandingFile:
+    return LandingFile(path=Path(name), relative=name, kind=None, size_bytes=1, mtime_ns=arrived_ns,
+                       arrived_ns=arrived_ns)
+
+
+def test_cursor_sees_each_file_once_even_with_equal_arrival_times():
+    a, b = landing_file("a", 100), landing_file("b", 100)
+    cursor = Cursor().advanced([a])
+    assert cursor.mark_ns == 100 and cursor.paths_at_mark == ["a"]
+    assert not cursor.is_new(a)
+    assert cursor.is_new(b)  # same arrival time, different file: still new
+    cursor = cursor.advanced([b])
+    assert cursor.paths_at_mark == ["a", "b"]
+    assert not cursor.is_new(landing_file("old", 99))
+    assert cursor.is_new(landing_file("a", 101))  # re-written in place: seen again
+    assert Cursor.load(cursor.dump()) == cursor  # survives a restart
+
+
+def test_snapshot_applies_until_the_next_one():
+    created = datetime(2025, 6, 1, 4, 34, tzinfo=UTC)   # Sunday 06:34 in Berlin
+    later = [datetime(2025, 6, 8, 4, 38, tzinfo=UTC)]   # the next Sunday's snapshot
+    days = snapshot_days(created, later, today=date(2025, 12, 31))
+    # 1 June up to and including 7 June: from 8 June the next snapshot applies
+    assert sorted(days) == [date(2025, 6, d) for d in range(1, 8)]
+
+
+def test_last_snapshot_runs_a_week_at_most_and_not_past_today():
+    created = datetime(2025, 6, 8, 4, 38, tzinfo=UTC)
+    assert len(snapshot_days(created, [], today=date(2025, 12, 31))) == 7
+    assert sorted(snapshot_days(created, [], today=date(2025, 6, 9))) == [date(2025, 6, 8), date(2025, 6, 9)]
+
+
+def test_snapshot_created_late_in_the_evening_utc_belongs_to_the_next_berlin_day():
+    created = datetime(2025, 6, 7, 22, 30, tzinfo=UTC)  # 00:30 on 8 June in Berlin
+    assert min(snapshot_days(created, [], today=date(2025, 12, 31))) == date(2025, 6, 8)
+
+
+def test_creation_time_from_file_names():
+    assert name_created_at(Path("asset_contracts_20250608_043831.csv")) == datetime(2025, 6, 8, 4, 38, 31, tzinfo=UTC)
+    assert name_created_at(Path("technical_data_2025-06-02T125000Z.json")) == datetime(2025, 6, 2, 12, 50, tzinfo=UTC)
