@@ -17,6 +17,7 @@ import dagster as dg
 
 from flexpower_assets.domain.time import days_between
 from flexpower_assets.settings import DATA_DIR, PROJECT_ROOT
+from resources.warehouse import file_lock
 
 
 @dataclass
@@ -39,9 +40,11 @@ def instance() -> dg.DagsterInstance:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DATA_DIR / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    if not settings.exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", settings)
-    return dg.DagsterInstance.get()
+    # several commands started at once on a fresh home would race to create its sqlite storage
+    with file_lock(home / ".instance.lock", exclusive=True, timeout_s=120):
+        if not settings.exists():
+            shutil.copyfile(PROJECT_ROOT / "dagster.yaml", settings)
+        return dg.DagsterInstance.get()
 
 
 def run_partition(defs: dg.Definitions, job_name: str, partition_key: str,

@@ -21,7 +21,8 @@ def write_final_production(folder: Path, mp: str, utc_day: str, file_date: str) 
 
 
 def evaluate(sensor: dg.SensorDefinition, defs: dg.Definitions, instance, cursor: str | None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                      resources={"landing": defs.resources["landing"]})
     return sensor.evaluate_tick(context)
 
 
