@@ -38,6 +38,10 @@ class InputFileError(ValueError):
         where = f"line {line}" if line is not None else (location or "whole file")
         super().__init__(f"{self.path.name}: {where}: {problem}")
 
+    def __reduce__(self):
+        # rebuilt from its fields when it crosses a process boundary (parsing runs in workers)
+        return (type(self), (self.path, self.problem, self.line, self.location))
+
     @property
     def where(self) -> str:
         return f"line {self.line}" if self.line is not None else (self.location or "whole file")

@@ -111,3 +111,36 @@ def test_unrecognised_file_is_recorded_as_rejected(tmp_path, warehouse):
     report = sync_landing(landing, warehouse, workers=1)
     assert report.counts[("unrecognised", "rejected")] == 1
     assert "not a recognised inbound file" in report.rejected[0][1]
+
+
+def test_parse_errors_survive_the_trip_from_a_worker_process():
+    import pickle
+
+    from flexpower_assets.parsers.errors import InputFileError
+
+    error = pickle.loads(pickle.dumps(InputFileError(Path("x.json"), "bad unit", location="units[3]")))
+    assert (error.path, error.problem, error.line, error.location) == (Path("x.json"), "bad unit", None, "units[3]")
+    assert str(error) == "x.json: units[3]: bad unit"
+
+
+def test_many_forecast_files_parse_in_worker_processes_with_one_bad_file(tmp_path, warehouse, monkeypatch):
+    import orjson
+
+    from flexpower_assets.ingestion import catalog
+
+    monkeypatch.setattr(catalog, "PARALLEL_FROM_FILES", 2)
+    monkeypatch.setattr(catalog, "CHUNK_FILES", 2)
+    landing = tmp_path / "landing"
+    start_ms = 1749333600000  # 2025-06-07 22:00 UTC = 2025-06-08 00:00 Berlin
+    for i, minute in enumerate([0, 15, 30, 37]):  # 22:37 is not on a quarter-hour: rejected
+        version = start_ms + minute * 60_000
+        doc = {"key": {"asset_id": "A1", "type_id": "pv-forecast-real"},
+               "column_ids": ["start", "end", "version", "power"], "units": ["ms", "ms", "ms", "kW"],
+               "values": [[version], [version + 900_000], [version], [float(i)]]}
+        name = f"A1_20250607T22{minute:02d}Z.json"
+        write(landing / "vpp" / "forecasts" / name, orjson.dumps(doc).decode())
+    report = sync_landing(landing, warehouse, workers=2)
+    assert report.counts[("forecast", "accepted")] == 3
+    assert report.counts[("forecast", "rejected")] == 1
+    assert "A1_20250607T2237Z.json" in report.rejected[0][1]
+    assert sorted(accepted_rows(warehouse, "forecast")["power_kw"].to_list()) == [0.0, 1.0, 2.0]
