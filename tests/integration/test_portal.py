@@ -35,7 +35,7 @@ MONTH = "2025-06"
 DATASETS = [
     "asset_forecast", "portfolio_forecast", "best_of_infeed", "portfolio_best_of_infeed", "trading_pnl",
     "trading_daily", "asset_imbalance", "portfolio_imbalance", "contracts", "redispatch_compensation",
-    "landing_files", "invoice", "invoice_line",
+    "landing_files", "invoice", "invoice_line", "invoice_day_volume",
 ]
 SECRET = "TOP-SECRET-OUTSIDE-DATA-DIR"
 
@@ -116,12 +116,17 @@ def write_warehouse(path: Path) -> None:
                                                   imbalance_cost_eur=0.8, standalone_cost_eur=0.8)),
         "core.redispatch_compensation": _qh_rows(dict(price_eur_per_mwh=60.0)),
         "landing.files": pl.DataFrame([
-            dict(path="crm/asset_contracts_20250601_043000.csv", kind="contracts", status="accepted", error=None),
+            dict(path="crm/asset_contracts_20250601_043000.csv", kind="contracts", status="accepted", error=None,
+                 delivery_days=[D1, D2]),
             dict(path="exchange/Public_Trades-20250608-x.csv", kind="public_trades", status="rejected",
-                 error="empty file"),
+                 error="empty file", delivery_days=[]),
         ]),
         "main.invoice": invoices,
         "main.invoice_line": lines,
+        "main.invoice_day_volume": pl.DataFrame([
+            dict(invoice_id=f"INV-{c}-{MONTH}", version=1, delivery_day=d, volume_mwh=0.1, final_qh=96, total_qh=96)
+            for c in ("CON-A", "CON-B", "CON-C") for d in (D1, D2)
+        ]),
     }
     with Warehouse(path).writer() as conn:
         for name, frame in tables.items():
@@ -199,9 +204,10 @@ GRANTED_DATASETS = {
                "portfolio_best_of_infeed", "asset_imbalance", "portfolio_imbalance", "contracts"},
     "operations": {"asset_forecast", "portfolio_forecast", "best_of_infeed", "portfolio_best_of_infeed",
                    "redispatch_compensation", "landing_files", "contracts"},
-    "finance": {"contracts", "invoice", "invoice_line", "best_of_infeed", "portfolio_best_of_infeed",
-                "asset_imbalance", "portfolio_imbalance", "trading_daily", "redispatch_compensation"},
-    "alice": {"best_of_infeed", "asset_forecast", "contracts", "invoice", "invoice_line"},
+    "finance": {"contracts", "invoice", "invoice_line", "invoice_day_volume", "best_of_infeed",
+                "portfolio_best_of_infeed", "asset_imbalance", "portfolio_imbalance", "trading_daily",
+                "redispatch_compensation"},
+    "alice": {"best_of_infeed", "asset_forecast", "contracts", "invoice", "invoice_line", "invoice_day_volume"},
 }
 INVOICE_ROLES = {"admin", "finance", "alice"}
 
@@ -288,6 +294,8 @@ def test_a_customer_sees_only_its_own_rows(client: TestClient, world: World) -> 
     assert {r["invoice_id"] for r in _data(client, world, "alice", "invoice")["data"]} == {"INV-CON-A-2025-06"}
     lines = _data(client, world, "alice", "invoice_line")["data"]
     assert {r["invoice_id"] for r in lines} == {"INV-CON-A-2025-06"} and len(lines) == 6  # 2 versions x 3 lines
+    days = _data(client, world, "alice", "invoice_day_volume", "?from=2025-06-09")["data"]
+    assert [(r["invoice_id"], r["delivery_day"]) for r in days] == [("INV-CON-A-2025-06", "2025-06-09")]
 
 
 def test_an_asset_changing_owner_is_split_by_contract_day(client: TestClient, world: World) -> None:
@@ -297,8 +305,16 @@ def test_an_asset_changing_owner_is_split_by_contract_day(client: TestClient, wo
     assert [(r["asset_id"], r["delivery_day"]) for r in carol] == [("WND-B", "2025-06-08")]
     assert [(r["asset_id"], r["delivery_day"]) for r in bob] == [("WND-B", "2025-06-09")]
     bob_reports = {r["url"] for r in client.get("/api/reports", headers=as_(world, "bob")).json()}
-    assert bob_reports == {"/reports/daily/2025-06-09/WND-B", "/reports/monthly/2025-06/WND-B"}
-    assert client.get("/reports/daily/2025-06-08/WND-B", headers=as_(world, "bob")).status_code == 404
+    carol_reports = {r["url"] for r in client.get("/api/reports", headers=as_(world, "carol")).json()}
+    # June's WND-B report covers both owners' days: neither owner gets it
+    assert bob_reports == {"/reports/daily/2025-06-09/WND-B"}
+    assert carol_reports == {"/reports/daily/2025-06-08/WND-B"}
+    for who, url in (("bob", "/reports/daily/2025-06-08/WND-B"), ("bob", "/reports/monthly/2025-06/WND-B"),
+                     ("carol", "/reports/daily/2025-06-09/WND-B"), ("carol", "/reports/monthly/2025-06/WND-B")):
+        assert client.get(url, headers=as_(world, who)).status_code == 404
+    alice_reports = {r["url"] for r in client.get("/api/reports", headers=as_(world, "alice")).json()}
+    assert alice_reports == {"/reports/daily/2025-06-08/SOL-A", "/reports/daily/2025-06-09/SOL-A",
+                             "/reports/monthly/2025-06/SOL-A"}
 
 
 def test_date_filters(client: TestClient, world: World) -> None:
@@ -322,6 +338,14 @@ def test_csv_on_request(client: TestClient, world: World) -> None:
     assert len(by_param.text.splitlines()) == 3  # header + 2 days
     json = client.get("/api/datasets/trading_daily", headers=as_(world, "trader"))
     assert json.headers["content-type"] == "application/json" and json.json()["rows"] == 2
+
+
+def test_csv_of_a_dataset_with_a_list_column(client: TestClient, world: World) -> None:
+    csv = client.get("/api/datasets/landing_files?format=csv", headers=as_(world, "operations")).text.splitlines()
+    assert csv[0] == "path,kind,status,error,delivery_days"
+    assert csv[1] == "crm/asset_contracts_20250601_043000.csv,contracts,accepted,,2025-06-08;2025-06-09"
+    # an empty list is an empty text (quoted, so it differs from a missing value)
+    assert csv[2] == 'exchange/Public_Trades-20250608-x.csv,public_trades,rejected,empty file,""'
 
 
 def test_invoice_amounts_stay_exact_in_json(client: TestClient, world: World) -> None:

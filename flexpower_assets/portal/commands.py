@@ -1,0 +1,135 @@
+"""Command-line entry points of the portal, added to the main ``flexpower`` group.
+
+- ``flexpower portal [--host H --port P]`` serves the portal with uvicorn.
+- ``flexpower token create --user NAME --role ROLE [--contract CONTRACT_ID]`` prints a new token
+  (only the token, on stdout, so scripts can capture it); ``flexpower token revoke --user NAME``
+  revokes every token of the user and ends their sessions; ``flexpower token list`` shows who has
+  tokens (never the tokens themselves).
+- ``flexpower audit verify`` checks the audit log's hash chain.
+
+Locations default to the project settings (``FLEXPOWER_DATA_DIR``, ``FLEXPOWER_WAREHOUSE``); the
+portal's state (tokens, sessions, audit log) is under ``<data-dir>/portal`` unless ``--state-dir``
+says otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flexpower_assets.portal.audit import AuditLog, verify_audit_log
+from flexpower_assets.portal.policy import DEFAULT_POLICY, NAME, Policy
+from flexpower_assets.portal.tokens import TokenStore
+from flexpower_assets.settings import Settings
+
+
+def _locations(f):
+    f = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+                     help="Tokens, sessions and audit log [default: <data-dir>/portal].")(f)
+    f = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                     help="Holds reports/ and invoices/ [default: FLEXPOWER_DATA_DIR or data/].")(f)
+    return f
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    return data_dir if data_dir is not None else Settings.from_env().data_dir
+
+
+def _state_dir(data_dir: Path | None, state_dir: Path | None) -> Path:
+    return state_dir if state_dir is not None else _data_dir(data_dir) / "portal"
+
+
+@click.command("portal")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="DuckDB file [default: FLEXPOWER_WAREHOUSE or data/warehouse/flexpower.duckdb].")
+@_locations
+def portal_command(host: str, port: int, warehouse: Path | None, data_dir: Path | None,
+                   state_dir: Path | None) -> None:
+    """Serve the read-only portal (reports, invoices, data) behind the access policy."""
+    import uvicorn
+
+    from flexpower_assets.portal.app import create_app
+
+    warehouse = warehouse if warehouse is not None else Settings.from_env().warehouse_path
+    app = create_app(warehouse, _data_dir(data_dir), _state_dir(data_dir, state_dir))
+    click.echo(f"portal on http://{host}:{port}/ (API docs at /docs), warehouse {warehouse}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@click.group("token")
+def token_group() -> None:
+    """Personal API tokens of the portal."""
+
+
+@token_group.command("create")
+@click.option("--user", required=True, help="Who the token is for.")
+@click.option("--role", required=True,
+              help="A role of the access policy (admin, trader, operations, finance, customer).")
+@click.option("--contract", "contract_id", default=None, help="The contract a customer token is bound to.")
+@_locations
+def token_create(user: str, role: str, contract_id: str | None, data_dir: Path | None, state_dir: Path | None) -> None:
+    """Create a token and print it (shown once; only its hash is stored)."""
+    policy = Policy.load(DEFAULT_POLICY)
+    known = policy.role(role)
+    if known is None:
+        raise click.BadParameter(f"unknown role {role!r}; the policy has {', '.join(sorted(policy.roles))}",
+                                 param_hint="--role")
+    if known.bound_to_contract and not contract_id:
+        raise click.BadParameter(f"role {role!r} is bound to one contract: give --contract", param_hint="--contract")
+    if not known.bound_to_contract and contract_id:
+        raise click.BadParameter(f"role {role!r} is not bound to a contract: leave out --contract",
+                                 param_hint="--contract")
+    if contract_id is not None and not NAME.match(contract_id):
+        raise click.BadParameter("use letters, digits, _ and - only", param_hint="--contract")
+    state = _state_dir(data_dir, state_dir)
+    try:
+        token = TokenStore(state).create(user, role, contract_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    AuditLog(state / "audit.jsonl").append(action="CLI", target="token create", resource=f"token:{user}",
+                                           decision="allow", user=user, role=role, contract_id=contract_id)
+    click.echo(token)
+
+
+@token_group.command("revoke")
+@click.option("--user", required=True, help="Whose tokens to revoke.")
+@_locations
+def token_revoke(user: str, data_dir: Path | None, state_dir: Path | None) -> None:
+    """Revoke every token of a user and end the user's browser sessions."""
+    state = _state_dir(data_dir, state_dir)
+    n = TokenStore(state).revoke(user)
+    AuditLog(state / "audit.jsonl").append(action="CLI", target="token revoke", resource=f"token:{user}",
+                                           decision="allow", user=user, reason=f"{n} token(s) revoked")
+    if n == 0:
+        raise click.ClickException(f"user {user!r} has no active token")
+    click.echo(f"revoked {n} token(s) of {user}", err=True)
+
+
+@token_group.command("list")
+@_locations
+def token_list(data_dir: Path | None, state_dir: Path | None) -> None:
+    """Users with tokens, their roles and contracts (never the tokens)."""
+    for t in TokenStore(_state_dir(data_dir, state_dir)).list():
+        status = f"revoked {t.revoked_at}" if t.revoked_at else "active"
+        click.echo(f"{t.user}\t{t.role}\t{t.contract_id or '-'}\tcreated {t.created_at}\t{status}")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The portal's audit log."""
+
+
+@audit_group.command("verify")
+@_locations
+def audit_verify(data_dir: Path | None, state_dir: Path | None) -> None:
+    """Check the audit log's hash chain; exit 1 at the first broken record."""
+    result = verify_audit_log(_state_dir(data_dir, state_dir) / "audit.jsonl")
+    if not result.ok:
+        raise click.ClickException(f"audit log broken after {result.records} good records: {result.problem}")
+    click.echo(f"audit log intact: {result.records} records")
+
+
+__all__ = ["audit_group", "portal_command", "token_group"]
