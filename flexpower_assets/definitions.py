@@ -16,6 +16,7 @@ from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
+from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS, raw_assets
 from flexpower_assets.settings import Settings
 from resources import DocumentStore, LandingZone, LogNotifier, WarehouseIOManager, WarehouseResource
@@ -23,7 +24,7 @@ from schedules.jobs import daily_job, daily_selection, monthly_job
 from schedules.schedules import daily_schedule, monthly_schedule
 from schedules.sensors import SOURCE_KINDS, build_landing_sensor
 
-ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets]
+ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *report_assets]
 
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:

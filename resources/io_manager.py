@@ -21,16 +21,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
-from resources.warehouse import Warehouse
-
-
-def as_utc(frame: pl.DataFrame) -> pl.DataFrame:
-    """Label every timezone-aware column ``UTC`` (DuckDB hands them back as ``Etc/UTC``)."""
-    aware = [name for name, dtype in frame.schema.items()
-             if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC")]
-    if not aware:
-        return frame
-    return frame.with_columns(pl.col(name).dt.convert_time_zone("UTC") for name in aware)
+from resources.warehouse import Warehouse, as_utc
 
 
 def _table_exists(connection, table_slice: TableSlice) -> bool:

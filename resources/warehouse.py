@@ -26,6 +26,15 @@ import polars as pl
 CONNECTION_CONFIG: dict[str, str] = {}
 
 
+def as_utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """Label every timezone-aware column ``UTC`` (DuckDB hands them back as ``Etc/UTC``)."""
+    aware = [name for name, dtype in frame.schema.items()
+             if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC")]
+    if not aware:
+        return frame
+    return frame.with_columns(pl.col(name).dt.convert_time_zone("UTC") for name in aware)
+
+
 class WarehouseBusy(TimeoutError):
     """The warehouse lock was not obtained within the timeout."""
 
@@ -102,7 +111,7 @@ class Warehouse:
     def read(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a parametrised query on a read-only connection and return a polars frame."""
         with self.reader() as conn:
-            return conn.execute(sql, params or []).pl()
+            return as_utc(conn.execute(sql, params or []).pl())
 
     def table_exists(self, schema: str, table: str) -> bool:
         found = self.read(

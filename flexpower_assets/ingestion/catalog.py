@@ -43,6 +43,7 @@ BATCH_KINDS = ("forecast", "live")  # many small JSON files: parsed in batches, 
 CHUNK_FILES = 2000
 PARALLEL_FROM_FILES = 4000
 
+CHANGE_COLUMNS = ("path", "size_bytes", "mtime_ns", "sha256", "status", "registered_at")
 CATALOG_COLUMNS = {
     "path": pl.String,
     "kind": pl.String,
@@ -215,14 +216,32 @@ def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
     return days_covered(frame[column])
 
 
-def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None) -> pl.DataFrame:
-    """The catalog (or the rows of some kinds), empty with its columns before the first sync."""
+def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,
+                     columns: Collection[str] | None = None, names: Collection[str] | None = None) -> pl.DataFrame:
+    """The catalog, optionally only some kinds, columns and file names (empty before the first sync)."""
+    columns = list(columns or CATALOG_COLUMNS)
     if not warehouse.table_exists("landing", "files"):
-        return pl.DataFrame(schema=CATALOG_COLUMNS)
-    if kinds is None:
-        return warehouse.read(f"select * from {CATALOG} order by registered_at, path")
-    return warehouse.read(f"select * from {CATALOG} where list_contains(?, kind) order by registered_at, path",
-                          [sorted(kinds)])
+        return pl.DataFrame(schema={name: CATALOG_COLUMNS[name] for name in columns})
+    conditions, params = ["true"], []
+    if kinds is not None:
+        conditions.append("(list_contains(?, kind) or kind is null)")
+        params.append(sorted(kinds))
+    if names is not None:
+        conditions.append("list_contains(?, regexp_extract(path, '[^/]*$'))")
+        params.append(sorted(names))
+    return warehouse.read(f"select {', '.join(columns)} from {CATALOG} where {' and '.join(conditions)} "
+                          f"order by registered_at, path", params)
+
+
+def _changed_paths(files: list[LandingFile], catalog: pl.DataFrame) -> set[str]:
+    """Paths whose size or modification time differ from their latest registration (or new ones)."""
+    if not files:
+        return set()
+    scanned = pl.DataFrame({"path": [f.relative for f in files], "size_bytes": [f.size_bytes for f in files],
+                            "mtime_ns": [f.mtime_ns for f in files]},
+                           schema={"path": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64})
+    latest = catalog.sort("registered_at").group_by("path").last().select("path", "size_bytes", "mtime_ns")
+    return set(scanned.join(latest, on=["path", "size_bytes", "mtime_ns"], how="anti")["path"].to_list())
 
 
 def sync_landing(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None = None,
@@ -238,17 +257,19 @@ def sync_landing(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str]
 def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None, workers: int,
           progress: Callable[[int], None] | None, now: datetime) -> SyncReport:
     report = SyncReport()
-    catalog = registered_files(warehouse, kinds)
-    # the current registration of each path is its latest row
-    current = {row["path"]: row for row in catalog.sort("registered_at").iter_rows(named=True)}
-    accepted = catalog.filter(pl.col("status") == "accepted")
-    accepted_sha = {(Path(path).name, sha) for path, sha in zip(accepted["path"], accepted["sha256"])}
-
-    changed = [f for f in scan_landing(landing_dir, kinds)
-               if f.relative not in current
-               or (current[f.relative]["size_bytes"], current[f.relative]["mtime_ns"]) != (f.size_bytes, f.mtime_ns)]
+    files = scan_landing(landing_dir, kinds)
+    changed_paths = _changed_paths(files, registered_files(warehouse, kinds, CHANGE_COLUMNS))
+    changed = [f for f in files if f.relative in changed_paths]
     if not changed:
         return report
+    # earlier registrations that matter now: the latest of each changed path, and accepted files
+    # of the same names (a re-delivery under another folder is a duplicate)
+    names = sorted({f.path.name for f in changed})
+    earlier = registered_files(warehouse, kinds, CHANGE_COLUMNS, names=names)
+    current = {row["path"]: row for row in earlier.sort("registered_at").iter_rows(named=True)
+               if row["path"] in changed_paths}
+    accepted = earlier.filter(pl.col("status") == "accepted")
+    accepted_sha = {(Path(path).name, sha) for path, sha in zip(accepted["path"], accepted["sha256"])}
 
     outcomes = parse_files(changed, workers=workers, progress=progress)
     rows: list[dict] = []

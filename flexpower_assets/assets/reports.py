@@ -1,0 +1,60 @@
+"""Performance reports: a daily and a monthly HTML report for the portfolio and every asset.
+
+The asset functions read the published tables of their period (the reports depend on them, they
+do not load them through the IO manager), call the pure report builder and write one
+self-contained HTML file per scope under ``<data>/reports``; paths and the written summary go to
+the Dagster UI.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from flexpower_assets.domain.reporting import (
+    build_daily_report, build_monthly_report, load_report_inputs, report_markdown_summary,
+)
+from flexpower_assets.partitions import daily_partitions, monthly_partitions, partition_day
+from flexpower_assets.reports import render_report_html, report_path
+from resources.documents import DocumentStore
+from resources.warehouse import WarehouseResource
+
+DAILY_TABLES = ["asset_forecast", "best_of_infeed", "trading_pnl", "trading_daily", "asset_imbalance",
+                "portfolio_imbalance", ["core", "redispatch_compensation"], ["core", "portfolio_assets"]]
+
+
+def _write(report, documents: DocumentStore) -> dg.MaterializeResult:
+    paths = [str(render_report_html(report, report_path(documents.root, report.kind, report.period, scope), scope))
+             for scope in report.scopes]
+    return dg.MaterializeResult(metadata={
+        "reports": len(paths),
+        "portfolio_report": dg.MetadataValue.path(paths[0]) if paths else "none",
+        "summary": dg.MetadataValue.md(report_markdown_summary(report)),
+        "files": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in paths)),
+    })
+
+
+@dg.asset(
+    partitions_def=daily_partitions, group_name="reports_daily", deps=DAILY_TABLES, kinds={"html", "plotly"},
+    description="Daily performance report (HTML) for the portfolio and every asset.",
+)
+def daily_performance_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                              documents: DocumentStore) -> dg.MaterializeResult:
+    day = partition_day(context)
+    report = build_daily_report(day, load_report_inputs(warehouse.get(), day, day))
+    return _write(report, documents)
+
+
+@dg.asset(
+    partitions_def=monthly_partitions, group_name="reports_monthly", deps=[*DAILY_TABLES, "invoice"],
+    kinds={"html", "plotly"},
+    description="Monthly performance report (HTML) for the portfolio and every asset, with invoice money.",
+)
+def monthly_performance_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                                documents: DocumentStore) -> dg.MaterializeResult:
+    first = date.fromisoformat(context.partition_key)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    report = build_monthly_report(f"{first:%Y-%m}", load_report_inputs(warehouse.get(), first, last))
+    return _write(report, documents)
+
+
+report_assets = [daily_performance_reports, monthly_performance_reports]
