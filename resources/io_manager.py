@@ -21,6 +21,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
+from flexpower_assets.assets.metadata import markdown_table
 from resources.warehouse import Warehouse, as_utc
 
 
@@ -61,6 +62,7 @@ class PolarsFrameHandler(DuckDBPolarsTypeHandler):
         context.add_output_metadata({
             "row_count": obj.height,
             "table": target,
+            "preview": dg.MetadataValue.md(markdown_table(obj)),
             "dataframe_columns": dg.MetadataValue.table_schema(dg.TableSchema(columns=[
                 dg.TableColumn(name=name, type=str(dtype)) for name, dtype in obj.schema.items()
             ])),
