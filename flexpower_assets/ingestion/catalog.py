@@ -111,7 +111,11 @@ class SyncReport:
 
 
 def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> list[LandingFile]:
-    """Every regular file under the landing zone, or only the folders of some kinds."""
+    """Every regular file under the landing zone, or the files of some kinds' folders.
+
+    With ``kinds``, files of other kinds are left out, but unrecognised files in those folders
+    are kept: they are recorded as rejected, so nothing that arrives goes unnoticed.
+    """
     if not landing_dir.exists():
         return []
     if kinds is None:
@@ -124,7 +128,7 @@ def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> lis
     for path in paths:
         relative = path.relative_to(landing_dir).as_posix()
         kind = classify(relative)
-        if kinds is not None and (kind is None or kind.name not in kinds):
+        if kinds is not None and kind is not None and kind.name not in kinds:
             continue
         stat = path.stat()
         found.append(LandingFile(

@@ -89,8 +89,7 @@ def snapshot_days(created_at: datetime, later: Iterable[datetime], today: date) 
 def watch(landing_dir: Path, kinds: set[str], cursor: Cursor, today: date,
           max_files: int = 5000) -> WatchResult:
     """New files of some kinds since the cursor, and the delivery days each kind must re-run."""
-    all_files = scan_landing(landing_dir)
-    files = [f for f in all_files if f.kind is not None and f.kind.name in kinds]
+    files = scan_landing(landing_dir, kinds)
     new = [f for f in files if cursor.is_new(f)][:max_files]
     result = WatchResult(cursor=cursor.advanced(new), n_files=len(new))
     for file in new:
@@ -101,7 +100,8 @@ def watch(landing_dir: Path, kinds: set[str], cursor: Cursor, today: date,
         kind = file.kind.name
         if kind in SNAPSHOT_KINDS:
             created = outcome.frame[SNAPSHOT_KINDS[kind]].max() if outcome.frame.height else name_created_at(file.path)
-            siblings = [name_created_at(f.path) for f in files if f.kind.name == kind and f is not file]
+            siblings = [name_created_at(f.path) for f in files if f.kind is not None and f.kind.name == kind
+                        and f is not file]
             days = snapshot_days(created, [t for t in siblings if t is not None], today)
         else:
             days = set(file_days(kind, outcome.frame))

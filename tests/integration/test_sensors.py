@@ -55,6 +55,7 @@ def test_unreadable_file_requests_the_catalog_run(tmp_path):
     landing = tmp_path / "landing"
     (landing / "dso").mkdir(parents=True)
     (landing / "dso" / "final_production_MP-X_20250609.csv").write_text("delivery_start__utc_,MP-X__kw_\nnot a time,1\n")
+    (landing / "dso" / "readme.txt").write_text("not an inbound file")
     defs = build_defs(make_settings(landing, tmp_path))
     sensor = defs.resolve_sensor_def("landing_dso_sensor")
     with dg.instance_for_test() as instance:
