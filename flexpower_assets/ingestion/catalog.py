@@ -303,8 +303,8 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
             accepted_sha.add((file.path.name, outcome.sha256))
             report.days_by_kind.setdefault(kind, set()).update(days)
             report.new_rows_by_kind[kind] += frame.height
-            if previous is not None and previous["status"] == "accepted":
-                replaced.append((previous["path"], previous["sha256"]))
+            if previous is not None:
+                replaced.append((file.relative, record["file_id"]))
         report.counts[(record["kind"] or "unrecognised", record["status"])] += 1
         rows.append(record)
 
@@ -314,8 +314,10 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
             _append(conn, f"landing.{kind}", pl.concat(frames, how="vertical_relaxed"))
         if rows:
             _append(conn, CATALOG, pl.DataFrame(rows, schema=CATALOG_COLUMNS))
-        for path, sha in replaced:
-            conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and sha256 = ?", [path, sha])
+        for path, file_id in replaced:
+            # every earlier accepted content of the path, also one before a rejected re-delivery
+            conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and status = 'accepted' "
+                         f"and file_id <> ?", [path, file_id])
         for path, mtime_ns in touched:
             conn.execute(f"update {CATALOG} set mtime_ns = ? where path = ? and registered_at = "
                          f"(select max(registered_at) from {CATALOG} where path = ?)", [mtime_ns, path, path])
@@ -330,8 +332,9 @@ def _catalog_row(outcome: ParseOutcome, now: datetime) -> dict:
         "size_bytes": file.size_bytes,
         "mtime_ns": file.mtime_ns,
         "sha256": outcome.sha256,
-        # one id per (path, content): a re-accepted content under another path is staged anew
-        "file_id": hashlib.sha1(f"{file.relative}\n{outcome.sha256}".encode()).hexdigest()[:20],
+        # one id per registration: content accepted again later (A, B, A) is staged anew under a
+        # new id while its first registration stays replaced
+        "file_id": hashlib.sha1(f"{file.relative}\n{outcome.sha256}\n{now.isoformat()}".encode()).hexdigest()[:20],
         "arrived_at": datetime.fromtimestamp(file.arrived_ns / 1e9, UTC),
         "registered_at": now,
         "status": None, "error": None, "error_line": None, "n_rows": None,

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from flexpower_assets.parsers.errors import (
+    InputFileError,
     LINE,
     collapse_duplicates,
     match_name,
@@ -41,6 +42,10 @@ def parse_contracts(path: Path) -> pl.DataFrame:
     path = Path(path)
     created = utc_from_name(path, match_name(path, CONTRACTS_NAME)["created"], "%Y%m%d_%H%M%S")
     raw = read_csv_strings(path, HEADER)
+    if raw.is_empty():
+        # a snapshot is the full contract list: an empty one would silently empty the portfolio
+        raise InputFileError(path, "snapshot holds no contract (header only): a full CRM snapshot "
+                                   "lists every contract", line=2)
 
     def number(column: str) -> pl.Series:
         return parse_column(raw, path, column, pl.col(column).cast(pl.Float64, strict=False),

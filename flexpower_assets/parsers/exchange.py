@@ -71,6 +71,10 @@ def parse_trades(path: Path) -> pl.DataFrame:
     reject_rows(frame, path, ~length.is_in(PRODUCT_LENGTHS),
                 lambda row: f"product {row['delivery_start']:%Y-%m-%d %H:%M} to "
                             f"{row['delivery_end']:%Y-%m-%d %H:%M} UTC is neither 15 nor 60 minutes long")
+    start = pl.col("delivery_start")
+    reject_rows(frame, path, start.dt.truncate("15m") != start,
+                lambda row: f"product starts at {row['delivery_start']:%Y-%m-%d %H:%M:%S} UTC, "
+                            "not on a quarter-hour")
     frame = collapse_duplicates(frame, ["trade_id"], path)
     return validate_rows(frame, Trade, path, names=FILE_NAMES)
 

@@ -144,3 +144,28 @@ def test_many_forecast_files_parse_in_worker_processes_with_one_bad_file(tmp_pat
     assert report.counts[("forecast", "rejected")] == 1
     assert "A1_20250607T2237Z.json" in report.rejected[0][1]
     assert sorted(accepted_rows(warehouse, "forecast")["power_kw"].to_list()) == [0.0, 1.0, 2.0]
+
+
+def test_a_correction_after_a_rejected_redelivery_replaces_the_original(tmp_path, warehouse):
+    # accepted A, rejected B, accepted C at one path: only C stays in use
+    landing = tmp_path / "landing"
+    path = landing / "dso" / "final_production_MP-A_20250609.csv"
+    write(path, final_production([1.0]))
+    sync_landing(landing, warehouse, workers=1)
+    write(path, HEADER + "garbage\n", 10**9)
+    sync_landing(landing, warehouse, workers=1)
+    write(path, final_production([3.0]), 2 * 10**9)
+    sync_landing(landing, warehouse, workers=1)
+    assert statuses(warehouse)["dso/final_production_MP-A_20250609.csv"] == ["replaced", "rejected", "accepted"]
+    assert accepted_rows(warehouse, "final_production")["power_kw"].to_list() == [3.0]
+
+
+def test_content_dropped_again_after_another_is_staged_once(tmp_path, warehouse):
+    # A, then B, then A again at one path: A's rows count once
+    landing = tmp_path / "landing"
+    path = landing / "dso" / "final_production_MP-A_20250609.csv"
+    for step, value in enumerate([1.0, 2.0, 1.0]):
+        write(path, final_production([value]), step * 10**9)
+        sync_landing(landing, warehouse, workers=1)
+    assert statuses(warehouse)["dso/final_production_MP-A_20250609.csv"] == ["replaced", "replaced", "accepted"]
+    assert accepted_rows(warehouse, "final_production")["power_kw"].to_list() == [1.0]

@@ -112,3 +112,15 @@ def test_file_name_must_carry_the_snapshot_time(tmp_path):
     error = rejection(write(tmp_path, HEADER, SOLAR, name="asset_contracts_20251340_043831.csv"))
 
     assert error.problem == "file name holds no valid timestamp: '20251340_043831'"
+
+
+def test_header_only_snapshot_is_rejected(tmp_path):
+    from flexpower_assets.parsers.crm import parse_contracts
+    from flexpower_assets.parsers.errors import InputFileError
+
+    path = tmp_path / "asset_contracts_20250608_043831.csv"
+    path.write_text("contract_id,asset_id,metering_point_id,capacity,technology,contract_begin,contract_end,"
+                    "price_model,price,fee_model,fee,fee_percent,email\n")
+    with pytest.raises(InputFileError) as error:
+        parse_contracts(path)
+    assert "asset_contracts_20250608_043831.csv: line 2: snapshot holds no contract" in str(error.value)

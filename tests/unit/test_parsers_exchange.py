@@ -143,3 +143,11 @@ def test_zero_volume_is_rejected_at_its_line(tmp_path):
 
     assert error.line == 4
     assert error.problem.startswith("column 'Volume': value '0.0' fails greater_than(0)")
+
+
+def test_product_not_starting_on_a_quarter_hour_is_rejected(tmp_path):
+    # 10:05-10:20 is 15 minutes long but no quarter-hour product: its slices would fall between QHs
+    off_grid = QUARTER.replace("10:15:00+00:00;2025-06-08 10:30:00", "10:05:00+00:00;2025-06-08 10:20:00")
+    error = rejection(write(tmp_path, TITLE, HEADER, HOURLY, off_grid))
+
+    assert str(error) == f"{PRIVATE}: line 4: product starts at 2025-06-08 10:05:00 UTC, not on a quarter-hour"
