@@ -74,7 +74,9 @@ def ingest() -> None:
 @click.option("--from", "first", help="First delivery day of a range.")
 @click.option("--to", "last", help="Last delivery day of a range (inclusive).")
 @click.option("--month", help="A month YYYY-MM: its invoices and monthly reports from the days already built.")
-def materialize(day: str | None, first: str | None, last: str | None, month: str | None) -> None:
+@click.option("--reports/--no-reports", default=True, show_default=True,
+              help="Also write each day's performance reports (after the day's tables).")
+def materialize(day: str | None, first: str | None, last: str | None, month: str | None, reports: bool) -> None:
     """Materialize every daily asset for some days (or a month's assets) through Dagster."""
     from flexpower_assets.definitions import build_defs
     from flexpower_assets.runner import day_keys, instance, run_partition
@@ -86,13 +88,17 @@ def materialize(day: str | None, first: str | None, last: str | None, month: str
         end = _day(day or last or first)
         if end < start:
             raise click.UsageError(f"--to {end} is before --from {start}")
-        targets = [("daily_job", key) for key in day_keys(start, end)]
+        jobs = ["daily_job", "daily_reports_job"] if reports else ["daily_job"]
+        targets = [(job, key) for key in day_keys(start, end) for job in jobs]
     else:
         raise click.UsageError("give --day, --from/--to or --month")
     defs = build_defs()
     dagster_instance = instance()
     failures = 0
+    failed_days: set[str] = set()
     for position, (job, key) in enumerate(targets, start=1):
+        if job == "daily_reports_job" and key in failed_days:
+            continue  # no reports over a day whose tables did not build
         began = time.perf_counter()
         summary = run_partition(defs, job, key, dagster_instance)
         status = "ok" if summary.success else "FAILED"
@@ -102,6 +108,7 @@ def materialize(day: str | None, first: str | None, last: str | None, month: str
             click.echo(f"    check failed: {check}")
         if not summary.success:
             failures += 1
+            failed_days.add(key)
             click.echo(f"    error: {summary.error}", err=True)
     if failures:
         click.echo(f"{failures} of {len(targets)} run(s) failed; see the runs in the Dagster UI (make ui).", err=True)

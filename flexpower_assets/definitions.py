@@ -20,8 +20,8 @@ from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS, raw_assets
 from flexpower_assets.settings import Settings
 from resources import DocumentStore, LandingZone, LogNotifier, WarehouseIOManager, WarehouseResource
-from schedules.jobs import daily_job, daily_selection, monthly_job
-from schedules.schedules import daily_schedule, monthly_schedule
+from schedules.jobs import daily_job, daily_reports_job, daily_selection, monthly_job
+from schedules.schedules import schedules
 from schedules.sensors import SOURCE_KINDS, build_landing_sensor
 
 ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *report_assets]
@@ -52,8 +52,8 @@ def build_defs(settings: Settings | None = None,
     sensors = [build_landing_sensor(source, selection_by_kind, target) for source in SOURCE_KINDS]
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[daily_job, monthly_job],
-        schedules=[daily_schedule, monthly_schedule],
+        jobs=[daily_job, daily_reports_job, monthly_job],
+        schedules=schedules,
         sensors=sensors,
         resources=resources,
         executor=dg.in_process_executor,

@@ -45,9 +45,11 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
     for position, day in enumerate(days, start=1):
         step = time.perf_counter()
         summary = run_partition(defs, "daily_job", day.isoformat(), dagster_instance)
-        failures += not summary.success
-        echo(f"[{position}/{len(days)}] {day}: {'ok' if summary.success else 'FAILED: ' + str(summary.error)} "
-             f"({time.perf_counter() - step:.1f} s, {len(summary.failed_checks)} check warning(s))")
+        reports = run_partition(defs, "daily_reports_job", day.isoformat(), dagster_instance)
+        failures += (not summary.success) + (not reports.success)
+        status = "ok" if summary.success and reports.success else f"FAILED: {summary.error or reports.error}"
+        echo(f"[{position}/{len(days)}] {day}: {status} "
+             f"({time.perf_counter() - step:.1f} s, {len(summary.failed_checks)} check finding(s))")
     months = sorted({day.replace(day=1) for day in days})
     for month in months:
         summary = run_partition(defs, "monthly_job", month.isoformat(), dagster_instance)

@@ -1,22 +1,46 @@
-"""The routine run: every morning the previous delivery day is built again with what arrived.
+"""Routine runs: yesterday's delivery day every morning, last month's invoices on the 3rd.
 
-DSO final data for day D arrives on D+1, so the schedule runs at 11:00 Europe/Berlin for the
-last completed day; sensors take care of files arriving at other times.
+DSO final data for day D arrives on D+1, so the daily run at 11:00 Europe/Berlin builds D = the
+previous day, and its reports follow at 11:30; sensors take care of files arriving at other
+times. The month's invoices run on the 3rd for the previous month, when the last day's final
+data is in; a later correction is picked up by re-running the month (a new invoice version).
 """
 
-from __future__ import annotations
+from datetime import date, timedelta
 
 import dagster as dg
 
-from schedules.jobs import daily_job, monthly_job
+from flexpower_assets.partitions import TIMEZONE
+from schedules.jobs import daily_job, daily_reports_job, monthly_job
 
-daily_schedule = dg.build_schedule_from_partitioned_job(
-    daily_job, hour_of_day=11, minute_of_hour=0, name="daily_routine_schedule",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
 
-# invoices for the previous month on the 3rd: the DSO's final data of the month's last day is in
-monthly_schedule = dg.build_schedule_from_partitioned_job(
-    monthly_job, day_of_month=3, hour_of_day=12, minute_of_hour=0, name="monthly_invoice_schedule",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+def previous_day(scheduled: date) -> str:
+    return (scheduled - timedelta(days=1)).isoformat()
+
+
+def previous_month(scheduled: date) -> str:
+    return (scheduled.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat()
+
+
+@dg.schedule(job=daily_job, cron_schedule="0 11 * * *", execution_timezone=TIMEZONE,
+             name="daily_routine_schedule", default_status=dg.DefaultScheduleStatus.STOPPED)
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    day = previous_day(context.scheduled_execution_time.date())
+    return dg.RunRequest(run_key=f"daily:{day}", partition_key=day)
+
+
+@dg.schedule(job=daily_reports_job, cron_schedule="30 11 * * *", execution_timezone=TIMEZONE,
+             name="daily_reports_schedule", default_status=dg.DefaultScheduleStatus.STOPPED)
+def daily_reports_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    day = previous_day(context.scheduled_execution_time.date())
+    return dg.RunRequest(run_key=f"reports:{day}", partition_key=day)
+
+
+@dg.schedule(job=monthly_job, cron_schedule="0 12 3 * *", execution_timezone=TIMEZONE,
+             name="monthly_invoice_schedule", default_status=dg.DefaultScheduleStatus.STOPPED)
+def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    month = previous_month(context.scheduled_execution_time.date())
+    return dg.RunRequest(run_key=f"monthly:{month}", partition_key=month)
+
+
+schedules = [daily_schedule, daily_reports_schedule, monthly_schedule]

@@ -15,7 +15,7 @@ import dagster as dg
 
 from flexpower_assets.domain.time import BERLIN
 from flexpower_assets.ingestion.watch import Cursor, watch
-from flexpower_assets.partitions import PARTITIONS_START
+from flexpower_assets.partitions import PARTITIONS_START, daily_partitions
 from resources.landing import LandingZone
 
 SOURCE_KINDS: dict[str, set[str]] = {
@@ -29,8 +29,13 @@ LANDING_FILES_KEY = dg.AssetKey("landing_files")
 
 
 def run_requests(source: str, days_by_kind: Mapping[str, set[date]], unreadable: Sequence,
-                 selection_by_kind: Mapping[str, Sequence[dg.AssetKey]], mark_ns: int) -> list[dg.RunRequest]:
-    """One run per affected day with the union of the affected kinds' assets; one for rejections."""
+                 selection_by_kind: Mapping[str, Sequence[dg.AssetKey]], mark_ns: int,
+                 last_day: date) -> list[dg.RunRequest]:
+    """One run per affected day with the union of the affected kinds' assets; one for rejections.
+
+    Days beyond the last partition (a forecast reaches 48 h ahead) are left to the routine run
+    that builds them once they exist; days before the first partition are not built at all.
+    """
     keys_by_day: dict[date, set[dg.AssetKey]] = {}
     for kind, days in days_by_kind.items():
         for day in days:
@@ -43,7 +48,7 @@ def run_requests(source: str, days_by_kind: Mapping[str, set[date]], unreadable:
             tags={"flexpower/trigger": f"landing/{source}"},
         )
         for day, keys in sorted(keys_by_day.items())
-        if day >= date.fromisoformat(PARTITIONS_START)
+        if date.fromisoformat(PARTITIONS_START) <= day <= last_day
     ]
     if unreadable:
         requests.append(dg.RunRequest(run_key=f"{source}:landing_files:{mark_ns}",
@@ -67,8 +72,9 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
             return dg.SensorResult(skip_reason=f"no new files in {source}/", cursor=cursor.dump())
         for path, message in result.unreadable:
             context.log.warning(f"unreadable file {path}: {message}")
+        last_day = date.fromisoformat(daily_partitions.get_last_partition_key())
         requests = run_requests(source, result.days_by_kind, result.unreadable, selection_by_kind,
-                                result.cursor.mark_ns)
+                                result.cursor.mark_ns, last_day)
         return dg.SensorResult(run_requests=requests, cursor=result.cursor.dump())
 
     return _sensor

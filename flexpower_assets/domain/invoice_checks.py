@@ -55,8 +55,7 @@ def days_used_without_infeed(day_volumes: pl.DataFrame, invoices: pl.DataFrame,
 
 
 def market_invoices_unpriced(invoices: pl.DataFrame) -> pl.DataFrame:
-    """Current market-model invoices with producing quarter-hours that have no public VWAP."""
-    return invoices.filter(
-        pl.col("is_current") & pl.col("price_model").fill_null("").str.contains("market")
-        & (pl.col("n_qh_unpriced") > 0)
-    ).select("invoice_id", "version", "n_qh_unpriced")
+    """Current invoices priced at the market (a market price or a percent-of-market fee) with
+    producing quarter-hours that have no public VWAP (``n_qh_unpriced`` counts only those)."""
+    return invoices.filter(pl.col("is_current") & (pl.col("n_qh_unpriced") > 0)).select(
+        "invoice_id", "version", "n_qh_unpriced")

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -73,6 +73,13 @@ TIME_COLUMN = {
     "public_trades": "delivery_start",
     "imbalance_estimate": "delivery_start",
     "imbalance_final": "delivery_start",
+}
+# how far past its time a row still feeds a day: a live point holds for up to 15 minutes (into
+# the next day's first QH); a product runs until its delivery end
+REACH = {
+    "live": pl.col("timestamp") + timedelta(minutes=15) - timedelta(microseconds=1),
+    "private_trades": pl.col("delivery_end") - timedelta(microseconds=1),
+    "public_trades": pl.col("delivery_end") - timedelta(microseconds=1),
 }
 
 
@@ -213,11 +220,14 @@ def parse_files(files: list[LandingFile], workers: int = 2,
 
 
 def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
-    """Delivery days a file's rows cover (empty for kinds whose rows carry no delivery time)."""
+    """Delivery days a file's rows feed (empty for kinds whose rows carry no delivery time)."""
     column = TIME_COLUMN.get(kind)
     if column is None or frame.is_empty():
         return []
-    return days_covered(frame[column])
+    times = frame[column]
+    if kind in REACH:
+        times = pl.concat([times, frame.select(REACH[kind])[REACH[kind].meta.output_name()]])
+    return days_covered(times)
 
 
 def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,

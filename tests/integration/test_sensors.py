@@ -62,3 +62,47 @@ def test_unreadable_file_requests_the_catalog_run(tmp_path):
         result = evaluate(sensor, defs, instance, None)
     assert [r.partition_key for r in result.run_requests] == [None]
     assert [k.to_user_string() for k in result.run_requests[0].asset_selection] == ["landing_files"]
+
+
+def test_days_beyond_the_last_partition_are_left_for_later(tmp_path):
+    from datetime import date, datetime, timedelta
+
+    from flexpower_assets.partitions import daily_partitions
+
+    landing = tmp_path / "landing"
+    (landing / "dso").mkdir(parents=True)
+    last = date.fromisoformat(daily_partitions.get_last_partition_key())
+    # a compensation file reaching two days past the last partition (files can cover future days)
+    lines = ["delivery_start__utc_,delivery_end__utc_,price__euro_per_mwh_"]
+    start = datetime(last.year, last.month, last.day) - timedelta(days=1)
+    for quarter in range(4 * 24 * 4):
+        begin = start + timedelta(minutes=15 * quarter)
+        end = begin + timedelta(minutes=15)
+        lines.append(f"{begin:%Y-%m-%d %H:%M:%S}.000000 UTC,{end:%Y-%m-%d %H:%M:%S}.000000 UTC,80.0")
+    (landing / "dso" / f"redispatch_compensation_{last:%Y-%m-%d}.csv").write_text("\n".join(lines) + "\n")
+    defs = build_defs(make_settings(landing, tmp_path))
+    sensor = defs.resolve_sensor_def("landing_dso_sensor")
+    with dg.instance_for_test() as instance:
+        result = evaluate(sensor, defs, instance, None)
+    keys = sorted(r.partition_key for r in result.run_requests)
+    assert keys and keys[-1] == last.isoformat()  # requested up to the last partition, not beyond
+    assert result.cursor is not None  # and the tick completed, so the cursor moved on
+
+
+def test_routine_schedules_build_the_previous_day_and_month(tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from schedules.schedules import daily_schedule, monthly_schedule
+
+    berlin = ZoneInfo("Europe/Berlin")
+    repository = build_defs(make_settings(tmp_path / "landing", tmp_path)).get_repository_def()
+    with dg.instance_for_test() as instance:
+        day = daily_schedule.evaluate_tick(dg.build_schedule_context(
+            instance=instance, repository_def=repository,
+            scheduled_execution_time=datetime(2025, 6, 9, 11, 0, tzinfo=berlin)))
+        month = monthly_schedule.evaluate_tick(dg.build_schedule_context(
+            instance=instance, repository_def=repository,
+            scheduled_execution_time=datetime(2025, 7, 3, 12, 0, tzinfo=berlin)))
+    assert [r.partition_key for r in day.run_requests] == ["2025-06-08"]
+    assert [r.partition_key for r in month.run_requests] == ["2025-06-01"]

@@ -48,7 +48,10 @@ def test_contracts_without_invoice_and_unpriced_market_invoices():
     assert invoice_checks.contracts_without_invoice(["C1", "C2"], invoices()) == ["C2"]
     assert invoice_checks.market_invoices_unpriced(invoices()).is_empty()
     assert invoice_checks.market_invoices_unpriced(invoices(n_qh_unpriced=3))["n_qh_unpriced"].to_list() == [3]
-    assert invoice_checks.market_invoices_unpriced(invoices(price_model="fixed", n_qh_unpriced=3)).is_empty()
+    # a fixed price with a percent-of-market fee needs the VWAP as well
+    fixed_with_percent_fee = invoices(price_model="fixed", n_qh_unpriced=3)
+    assert invoice_checks.market_invoices_unpriced(fixed_with_percent_fee)["n_qh_unpriced"].to_list() == [3]
+    assert invoice_checks.market_invoices_unpriced(invoices(n_qh_unpriced=3, is_current=False)).is_empty()
 
 
 def test_day_used_without_infeed_is_found():

@@ -51,3 +51,19 @@ def test_snapshot_created_late_in_the_evening_utc_belongs_to_the_next_berlin_day
 def test_creation_time_from_file_names():
     assert name_created_at(Path("asset_contracts_20250608_043831.csv")) == datetime(2025, 6, 8, 4, 38, 31, tzinfo=UTC)
     assert name_created_at(Path("technical_data_2025-06-02T125000Z.json")) == datetime(2025, 6, 2, 12, 50, tzinfo=UTC)
+
+
+def test_days_a_file_feeds_include_where_its_rows_reach():
+    import polars as pl
+
+    from flexpower_assets.ingestion.catalog import file_days
+
+    # a live point at 21:50 UTC (23:50 Berlin) holds until 22:05 UTC: it feeds the next day's first QH
+    live = pl.DataFrame({"timestamp": [datetime(2025, 6, 8, 21, 50, tzinfo=UTC)]})
+    assert file_days("live", live) == [date(2025, 6, 8), date(2025, 6, 9)]
+    # a one-hour block 21:30-22:30 UTC straddles Berlin midnight; 21:00-22:00 ends exactly at it
+    straddling = pl.DataFrame({"delivery_start": [datetime(2025, 6, 8, 21, 30, tzinfo=UTC)],
+                               "delivery_end": [datetime(2025, 6, 8, 22, 30, tzinfo=UTC)]})
+    assert file_days("private_trades", straddling) == [date(2025, 6, 8), date(2025, 6, 9)]
+    ending = straddling.with_columns(pl.col("delivery_start", "delivery_end").dt.offset_by("-30m"))
+    assert file_days("private_trades", ending) == [date(2025, 6, 8)]
