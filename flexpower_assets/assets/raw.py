@@ -97,7 +97,7 @@ RAW_SOURCES = (
 
 
 def raw_columns(source: RawSource) -> dict[str, pl.DataType]:
-    return {"delivery_day": pl.Date, **columns_of(source.model), "file_id": pl.String}
+    return {"delivery_day": pl.Date, **columns_of(source.model), "file_id": pl.Int64}
 
 
 def select_raw(warehouse: Warehouse, source: RawSource, window: Window, day) -> pl.DataFrame:

@@ -25,7 +25,7 @@ import hashlib
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,13 +33,12 @@ from pathlib import Path
 
 import polars as pl
 
-from flexpower_assets.domain.time import UTC, days_covered
+from flexpower_assets.domain.time import UTC, delivery_day_of
 from flexpower_assets.parsers.errors import InputFileError
 from flexpower_assets.parsers.registry import FILE_KINDS, FileKind, classify
 from resources.warehouse import Warehouse, file_lock
 
 CATALOG = "landing.files"
-BATCH_KINDS = ("forecast", "live")  # many small JSON files: parsed in batches, in parallel
 CHUNK_FILES = 2000
 PARALLEL_FROM_FILES = 4000
 
@@ -50,7 +49,7 @@ CATALOG_COLUMNS = {
     "size_bytes": pl.Int64,
     "mtime_ns": pl.Int64,
     "sha256": pl.String,
-    "file_id": pl.String,
+    "file_id": pl.Int64,
     "arrived_at": pl.Datetime("us", "UTC"),
     "registered_at": pl.Datetime("us", "UTC"),
     "status": pl.String,
@@ -93,14 +92,6 @@ class LandingFile:
     size_bytes: int
     mtime_ns: int
     arrived_ns: int  # max(mtime, ctime): a copied-in file with an old mtime still counts as new
-
-
-@dataclass
-class ParseOutcome:
-    file: LandingFile
-    sha256: str
-    frame: pl.DataFrame | None = None
-    error: InputFileError | None = None
 
 
 @dataclass
@@ -154,80 +145,92 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def parse_file(file: LandingFile) -> ParseOutcome:
-    """Hash and parse one file with the parser of its kind."""
-    outcome = ParseOutcome(file=file, sha256=file_sha256(file.path))
+def parse_file(file: LandingFile) -> pl.DataFrame:
+    """Parse one file with the parser of its kind (raises ``InputFileError``)."""
     if file.kind is None:
-        outcome.error = InputFileError(
-            file.path, "not a recognised inbound file: no file kind has this folder and name pattern"
-        )
-        return outcome
+        raise InputFileError(file.path, "not a recognised inbound file: no file kind has this folder "
+                                        "and name pattern")
     try:
-        outcome.frame = file.kind.parse(file.path)
-    except InputFileError as error:
-        outcome.error = error
+        return file.kind.parse(file.path)
+    except InputFileError:
+        raise
     except Exception as error:  # a parser bug must not lose the other files: record it
-        outcome.error = InputFileError(file.path, f"unexpected parser failure: {error!r}")
-    return outcome
+        raise InputFileError(file.path, f"unexpected parser failure: {error!r}") from error
 
 
-def _parse_batch(kind_name: str, files: list[LandingFile]) -> list[ParseOutcome]:
-    """Parse many files of a batch kind with its batch reader; one outcome per file."""
-    kind = next(k for k in FILE_KINDS if k.name == kind_name)
-    frame, errors = kind.read_batch([f.path for f in files])
-    errors_by_path = {str(e.path): e for e in errors}
-    outcomes = [ParseOutcome(file=f, sha256=file_sha256(f.path)) for f in files]
-    if frame.height:
-        for (index,), rows in frame.partition_by("file_index", as_dict=True, maintain_order=True).items():
-            outcomes[index].frame = rows.drop("file_index")
-    for outcome in outcomes:
-        error = errors_by_path.get(str(outcome.file.path))
-        if error is not None:
-            outcome.error, outcome.frame = error, None
-        elif outcome.frame is None:
-            outcome.frame = frame.clear().drop("file_index")
-    return outcomes
+@dataclass
+class ParsedChunk:
+    """Up to ``CHUNK_FILES`` files of one kind, parsed together.
+
+    ``rows`` holds the good files' rows with a ``file_index`` into ``files``; ``per_file`` one row
+    per good file (``file_index, n_rows, first_delivery_start, last_delivery_start,
+    delivery_days``), computed in the worker so the main process does no per-row work.
+    """
+
+    files: list[LandingFile]
+    sha256: list[str]
+    errors: dict[int, InputFileError]
+    rows: pl.DataFrame
+    per_file: dict[int, dict]
 
 
-def parse_files(files: list[LandingFile], workers: int = 2,
-                progress: Callable[[int], None] | None = None) -> list[ParseOutcome]:
-    """Parse files, batch kinds in chunks across ``workers`` processes when there are many."""
-    outcomes: list[ParseOutcome] = []
-    batches: dict[str, list[LandingFile]] = {}
+def _per_file_stats(kind: str | None, rows: pl.DataFrame) -> dict[int, dict]:
+    if rows.is_empty():
+        return {}
+    column = TIME_COLUMN.get(kind)
+    if column is None:
+        stats = rows.group_by("file_index").agg(n_rows=pl.len())
+        return {row["file_index"]: row | {"delivery_days": []} for row in stats.iter_rows(named=True)}
+    reach = REACH.get(kind, pl.col(column))
+    days = pl.concat([rows.select("file_index", t=pl.col(column)), rows.select("file_index", t=reach)])
+    days = days.group_by("file_index").agg(delivery_days=delivery_day_of(pl.col("t")).unique().sort())
+    stats = rows.group_by("file_index").agg(
+        n_rows=pl.len(), first_delivery_start=pl.col(column).min(), last_delivery_start=pl.col(column).max(),
+    ).join(days, on="file_index")
+    return {row["file_index"]: row for row in stats.iter_rows(named=True)}
+
+
+def parse_chunk(files: list[LandingFile]) -> ParsedChunk:
+    """Hash and parse files of one kind (batch reader where the kind has one)."""
+    kind = files[0].kind
+    shas = [file_sha256(f.path) for f in files]
+    errors: dict[int, InputFileError] = {}
+    if kind is not None and kind.read_batch is not None:
+        rows, batch_errors = kind.read_batch([f.path for f in files])
+        index_of = {str(f.path): i for i, f in enumerate(files)}
+        errors = {index_of[str(e.path)]: e for e in batch_errors}
+        rows = rows.filter(~pl.col("file_index").is_in(list(errors)))
+    else:
+        frames = []
+        for i, file in enumerate(files):
+            try:
+                frames.append(parse_file(file).with_columns(file_index=pl.lit(i, dtype=pl.Int32)))
+            except InputFileError as error:
+                errors[i] = error
+        rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(
+            schema={"file_index": pl.Int32})
+    return ParsedChunk(files=files, sha256=shas, errors=errors, rows=rows,
+                       per_file=_per_file_stats(kind.name if kind else None, rows))
+
+
+def parse_chunks(files: list[LandingFile], workers: int = 2) -> Iterator[ParsedChunk]:
+    """Parse files in chunks of one kind, across ``workers`` processes when there are many."""
+    groups: dict[str, list[LandingFile]] = {}
     for file in files:
-        if file.kind is not None and file.kind.read_batch is not None:
-            batches.setdefault(file.kind.name, []).append(file)
-        else:
-            outcomes.append(parse_file(file))
-            if progress:
-                progress(1)
-    chunks = [(name, group[i:i + CHUNK_FILES]) for name, group in batches.items()
-              for i in range(0, len(group), CHUNK_FILES)]
-    n_batch_files = sum(len(group) for group in batches.values())
-    if workers > 1 and n_batch_files >= PARALLEL_FROM_FILES:
+        groups.setdefault(file.kind.name if file.kind else "", []).append(file)
+    chunks = [group[i:i + CHUNK_FILES] for group in groups.values() for i in range(0, len(group), CHUNK_FILES)]
+    if workers > 1 and len(files) >= PARALLEL_FROM_FILES and len(chunks) > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for chunk_outcomes in pool.map(_parse_batch, *zip(*chunks)):
-                outcomes.extend(chunk_outcomes)
-                if progress:
-                    progress(len(chunk_outcomes))
+            yield from pool.map(parse_chunk, chunks)
     else:
-        for name, chunk in chunks:
-            outcomes.extend(_parse_batch(name, chunk))
-            if progress:
-                progress(len(chunk))
-    return outcomes
+        yield from map(parse_chunk, chunks)
 
 
 def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
     """Delivery days a file's rows feed (empty for kinds whose rows carry no delivery time)."""
-    column = TIME_COLUMN.get(kind)
-    if column is None or frame.is_empty():
-        return []
-    times = frame[column]
-    if kind in REACH:
-        times = pl.concat([times, frame.select(REACH[kind])[REACH[kind].meta.output_name()]])
-    return days_covered(times)
+    stats = _per_file_stats(kind, frame.with_columns(file_index=pl.lit(0, dtype=pl.Int32)))
+    return list(stats[0]["delivery_days"]) if stats else []
 
 
 def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,
@@ -285,45 +288,56 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
     accepted = earlier.filter(pl.col("status") == "accepted")
     accepted_sha = {(Path(path).name, sha) for path, sha in zip(accepted["path"], accepted["sha256"])}
 
-    outcomes = parse_files(changed, workers=workers, progress=progress)
-    rows: list[dict] = []
+    # chunks are committed one by one: memory stays bounded, the writer lock is held briefly,
+    # and a crash half-way leaves whole files registered (the rest is picked up next time)
+    for chunk in parse_chunks(changed, workers=workers):
+        _register_chunk(chunk, warehouse, current, accepted_sha, report, now)
+        if progress:
+            progress(len(chunk.files))
+    return report
+
+
+def _register_chunk(chunk: ParsedChunk, warehouse: Warehouse, current: dict[str, dict],
+                    accepted_sha: set[tuple[str, str]], report: SyncReport, now: datetime) -> None:
+    """Decide each file's status, then stage the accepted rows and record every file at once."""
+    records: list[dict] = []
     touched: list[tuple[str, int]] = []
-    replaced: list[tuple[str, str]] = []
-    staged: dict[str, list[pl.DataFrame]] = {}
-    for outcome in sorted(outcomes, key=lambda o: (o.file.arrived_ns, o.file.relative)):
-        file, previous = outcome.file, current.get(outcome.file.relative)
-        if previous is not None and previous["sha256"] == outcome.sha256:
+    replaced: list[tuple[str, int]] = []
+    file_ids: dict[int, int] = {}
+    for index, (file, sha) in enumerate(zip(chunk.files, chunk.sha256)):
+        previous = current.get(file.relative)
+        if previous is not None and previous["sha256"] == sha:
             touched.append((file.relative, file.mtime_ns))  # same bytes re-dropped: a no-op
             continue
-        record = _catalog_row(outcome, now)
-        if outcome.error is not None:
-            record |= {"status": "rejected", "error": str(outcome.error), "error_line": outcome.error.line}
-            report.rejected.append((file.relative, str(outcome.error)))
-        elif (file.path.name, outcome.sha256) in accepted_sha:
+        record = _catalog_row(file, sha, now)
+        error = chunk.errors.get(index)
+        if error is not None:
+            record |= {"status": "rejected", "error": str(error), "error_line": error.line}
+            report.rejected.append((file.relative, str(error)))
+        elif (file.path.name, sha) in accepted_sha:
             record |= {"status": "duplicate", "error": "same name and content as an already accepted file"}
         else:
-            frame = outcome.frame
-            kind = file.kind.name
-            days = file_days(kind, frame)
-            record |= {"status": "accepted", "n_rows": frame.height, "delivery_days": days}
-            column = TIME_COLUMN.get(kind)
-            if column and frame.height:
-                record |= {"first_delivery_start": frame[column].min(), "last_delivery_start": frame[column].max()}
-            staged.setdefault(kind, []).append(frame.with_columns(file_id=pl.lit(record["file_id"])))
-            accepted_sha.add((file.path.name, outcome.sha256))
-            report.days_by_kind.setdefault(kind, set()).update(days)
-            report.new_rows_by_kind[kind] += frame.height
+            stats = chunk.per_file.get(index, {"n_rows": 0, "delivery_days": []})
+            record |= {"status": "accepted", **{k: v for k, v in stats.items() if k != "file_index"}}
+            file_ids[index] = record["file_id"]
+            accepted_sha.add((file.path.name, sha))
+            report.days_by_kind.setdefault(file.kind.name, set()).update(stats["delivery_days"])
+            report.new_rows_by_kind[file.kind.name] += stats["n_rows"]
             if previous is not None:
                 replaced.append((file.relative, record["file_id"]))
         report.counts[(record["kind"] or "unrecognised", record["status"])] += 1
-        rows.append(record)
-
+        records.append(record)
+    staged = None
+    if file_ids and chunk.rows.height:
+        staged = (chunk.rows.filter(pl.col("file_index").is_in(list(file_ids)))
+                  .with_columns(file_id=pl.col("file_index").replace_strict(file_ids, return_dtype=pl.Int64))
+                  .drop("file_index").rechunk())
     with warehouse.writer() as conn:
         _ensure_catalog(conn)
-        for kind, frames in staged.items():
-            _append(conn, f"landing.{kind}", pl.concat(frames, how="vertical_relaxed"))
-        if rows:
-            _append(conn, CATALOG, pl.DataFrame(rows, schema=CATALOG_COLUMNS))
+        if staged is not None:
+            _append(conn, f"landing.{chunk.files[0].kind.name}", staged)
+        if records:
+            _append(conn, CATALOG, pl.DataFrame(records, schema=CATALOG_COLUMNS))
         for path, file_id in replaced:
             # every earlier accepted content of the path, also one before a rejected re-delivery
             conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and status = 'accepted' "
@@ -331,20 +345,19 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
         for path, mtime_ns in touched:
             conn.execute(f"update {CATALOG} set mtime_ns = ? where path = ? and registered_at = "
                          f"(select max(registered_at) from {CATALOG} where path = ?)", [mtime_ns, path, path])
-    return report
 
 
-def _catalog_row(outcome: ParseOutcome, now: datetime) -> dict:
-    file = outcome.file
+def _catalog_row(file: LandingFile, sha256: str, now: datetime) -> dict:
+    # one id per registration: content accepted again later (A, B, A) is staged anew under a
+    # new id while its first registration stays replaced
+    digest = hashlib.sha1(f"{file.relative}\n{sha256}\n{now.isoformat()}".encode()).digest()
     return {
         "path": file.relative,
         "kind": file.kind.name if file.kind else None,
         "size_bytes": file.size_bytes,
         "mtime_ns": file.mtime_ns,
-        "sha256": outcome.sha256,
-        # one id per registration: content accepted again later (A, B, A) is staged anew under a
-        # new id while its first registration stays replaced
-        "file_id": hashlib.sha1(f"{file.relative}\n{outcome.sha256}\n{now.isoformat()}".encode()).hexdigest()[:20],
+        "sha256": sha256,
+        "file_id": int.from_bytes(digest[:8], "big", signed=True),
         "arrived_at": datetime.fromtimestamp(file.arrived_ns / 1e9, UTC),
         "registered_at": now,
         "status": None, "error": None, "error_line": None, "n_rows": None,

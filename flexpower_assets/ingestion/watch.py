@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flexpower_assets.domain.time import BERLIN, UTC
 from flexpower_assets.ingestion.catalog import LandingFile, file_days, parse_file, scan_landing
+from flexpower_assets.parsers.errors import InputFileError
 
 SNAPSHOT_KINDS = {"contracts": "snapshot_created_at", "technical_data": "file_created_at"}
 SNAPSHOT_HORIZON_DAYS = 7  # a snapshot re-runs at most a week of days (the CRM's weekly cadence)
@@ -93,17 +94,18 @@ def watch(landing_dir: Path, kinds: set[str], cursor: Cursor, today: date,
     new = [f for f in files if cursor.is_new(f)][:max_files]
     result = WatchResult(cursor=cursor.advanced(new), n_files=len(new))
     for file in new:
-        outcome = parse_file(file)
-        if outcome.error is not None:
-            result.unreadable.append((file.relative, str(outcome.error)))
+        try:
+            frame = parse_file(file)
+        except InputFileError as error:
+            result.unreadable.append((file.relative, str(error)))
             continue
         kind = file.kind.name
         if kind in SNAPSHOT_KINDS:
-            created = outcome.frame[SNAPSHOT_KINDS[kind]].max() if outcome.frame.height else name_created_at(file.path)
+            created = frame[SNAPSHOT_KINDS[kind]].max() if frame.height else name_created_at(file.path)
             siblings = [name_created_at(f.path) for f in files if f.kind is not None and f.kind.name == kind
                         and f is not file]
             days = snapshot_days(created, [t for t in siblings if t is not None], today)
         else:
-            days = set(file_days(kind, outcome.frame))
+            days = set(file_days(kind, frame))
         result.days_by_kind.setdefault(kind, set()).update(days)
     return result
