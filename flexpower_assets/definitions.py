@@ -19,7 +19,11 @@ from flexpower_assets.assets.monthly import monthly_assets
 from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS, raw_assets
 from flexpower_assets.settings import Settings
-from resources import DocumentStore, LandingZone, LogNotifier, WarehouseIOManager, WarehouseResource
+from resources.documents import DocumentStore
+from resources.io_manager import WarehouseIOManager
+from resources.landing import LandingZone
+from resources.notifier import LogNotifier
+from resources.warehouse_resource import WarehouseResource
 from schedules.jobs import daily_job, daily_reports_job, daily_selection, monthly_job
 from schedules.schedules import schedules
 from schedules.sensors import SOURCE_KINDS, build_landing_sensor

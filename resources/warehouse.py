@@ -1,5 +1,7 @@
 """The DuckDB warehouse: one file, one writer at a time, many readers between writes.
 
+No Dagster here: parser worker processes and the portal use this module without loading it.
+
 DuckDB lets one process open a database file for writing, or several processes open it
 read-only, never both. Every connection of this project therefore goes through
 ``Warehouse``: writers take an exclusive ``flock`` on ``<database>.lock`` and readers a shared
@@ -9,6 +11,7 @@ instead of failing on DuckDB's own lock. Connections are short: open, do the wor
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -18,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import polars as pl
 
@@ -85,7 +87,8 @@ class Warehouse:
                 yield conn
                 conn.commit()
             except BaseException:
-                conn.rollback()
+                with contextlib.suppress(duckdb.Error):  # a failed commit has already ended it
+                    conn.rollback()
                 raise
             finally:
                 conn.close()
@@ -121,11 +124,3 @@ class Warehouse:
         return bool(found["n"][0])
 
 
-
-class WarehouseResource(dg.ConfigurableResource):
-    """The Dagster face of the warehouse: ``get()`` gives the locking ``Warehouse``."""
-
-    path: str
-
-    def get(self) -> Warehouse:
-        return Warehouse(Path(self.path))

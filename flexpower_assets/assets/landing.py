@@ -12,7 +12,7 @@ import polars as pl
 from flexpower_assets.assets.metadata import markdown_table
 from flexpower_assets.ingestion.catalog import registered_files, sync_landing
 from resources.landing import LandingZone
-from resources.warehouse import WarehouseResource
+from resources.warehouse_resource import WarehouseResource
 
 
 @dg.asset(

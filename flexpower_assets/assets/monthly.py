@@ -27,7 +27,8 @@ from flexpower_assets.documents import (
 from flexpower_assets.ingestion.catalog import accepted_rows
 from flexpower_assets.partitions import monthly_partitions
 from resources.documents import DocumentStore
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
+from resources.warehouse_resource import WarehouseResource
 
 MONTHLY_META = {"partition_expr": "month_start", "schema": "main"}
 INVOICE_TABLES = {"invoice": "invoices", "invoice_line": "lines", "invoice_day_volume": "day_volumes"}

@@ -22,7 +22,8 @@ from flexpower_assets.partitions import daily_partitions, partition_day, partiti
 from flexpower_assets.schemas import columns_of
 from flexpower_assets.schemas import inbound as model
 from resources.landing import LandingZone
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
+from resources.warehouse_resource import WarehouseResource
 
 Window = tuple[datetime, datetime]
 
@@ -35,7 +36,7 @@ class RawSource:
     kind: str
     model: type[pa.DataFrameModel]
     description: str
-    where: str  # fixed SQL over the staging table ``s``; values are bound from ``params``
+    where: str  # fixed SQL over the staged rows ``s``; values are bound from ``params``
     params: Callable[[Window], list]
 
 
@@ -47,24 +48,19 @@ def _window(window: Window) -> list:
     return [window[0], window[1]]
 
 
-def _latest_before_end(column: str, kind: str) -> str:
+def _latest_before_end(column: str) -> str:
     """Rows of the newest file created before the day's end (else the oldest file there is)."""
-    return (
-        f"s.{column} = coalesce("
-        f"(select max(x.{column}) from landing.{kind} x join landing.files f on f.file_id = x.file_id "
-        f"and f.status = 'accepted' where x.{column} < ?), "
-        f"(select min(x.{column}) from landing.{kind} x join landing.files f on f.file_id = x.file_id "
-        f"and f.status = 'accepted'))"
-    )
+    return (f"s.{column} = coalesce((select max({column}) from s where {column} < ?), "
+            f"(select min({column}) from s))")
 
 
 RAW_SOURCES = (
     RawSource("raw_crm__contracts", "contracts", model.Contract,
               "Contracts of the CRM snapshot that applies to the day (the newest created before its end).",
-              _latest_before_end("snapshot_created_at", "contracts"), lambda w: [w[1]]),
+              _latest_before_end("snapshot_created_at"), lambda w: [w[1]]),
     RawSource("raw_vpp__technical_data", "technical_data", model.TechnicalAsset,
               "Assets of the newest VPP technical-data file created before the day's end.",
-              _latest_before_end("file_created_at", "technical_data"), lambda w: [w[1]]),
+              _latest_before_end("file_created_at"), lambda w: [w[1]]),
     RawSource("raw_vpp__forecasts", "forecast", model.ForecastRow,
               "Every forecast version's value for the day's quarter-hours.",
               _in_window("delivery_start"), _window),
@@ -103,7 +99,10 @@ def raw_columns(source: RawSource) -> dict[str, pl.DataType]:
 def select_raw(warehouse: Warehouse, source: RawSource, window: Window, day) -> pl.DataFrame:
     """The accepted staging rows of a source for one day, in the raw table's column layout."""
     columns = raw_columns(source)
-    rows = accepted_rows(warehouse, source.kind, source.where, source.params(window))
+    # rows are staged under the delivery day of their own time; a day also needs the evening
+    # before it (live points held into it, products that straddle midnight)
+    rows = accepted_rows(warehouse, source.kind, source.where, source.params(window),
+                         days=[day - timedelta(days=1), day])
     if rows.is_empty():
         return pl.DataFrame(schema=columns)
     rows = rows.with_columns(delivery_day=pl.lit(day, dtype=pl.Date))

@@ -1,9 +1,9 @@
 """Performance reports: a daily and a monthly HTML report for the portfolio and every asset.
 
 The asset functions read the published tables of their period (the reports depend on them, they
-do not load them through the IO manager), call the pure report builder and write one
-self-contained HTML file per scope under ``<data>/reports``; paths and the written summary go to
-the Dagster UI.
+do not load them through the IO manager), call the pure report builder and write one HTML file
+per scope under ``<data>/reports/<kind>/<period>/``, next to one copy of plotly.js that makes the
+folder open offline; paths and the written summary go to the Dagster UI.
 """
 
 from datetime import date, timedelta
@@ -14,17 +14,16 @@ from flexpower_assets.domain.reporting import (
     build_daily_report, build_monthly_report, load_report_inputs, report_markdown_summary,
 )
 from flexpower_assets.partitions import daily_partitions, monthly_partitions, partition_day
-from flexpower_assets.reports import render_report_html, report_path
+from flexpower_assets.reports import render_reports
 from resources.documents import DocumentStore
-from resources.warehouse import WarehouseResource
+from resources.warehouse_resource import WarehouseResource
 
 DAILY_TABLES = ["asset_forecast", "best_of_infeed", "trading_pnl", "trading_daily", "asset_imbalance",
                 "portfolio_imbalance", ["core", "redispatch_compensation"], ["core", "portfolio_assets"]]
 
 
 def _write(report, documents: DocumentStore) -> dg.MaterializeResult:
-    paths = [str(render_report_html(report, report_path(documents.root, report.kind, report.period, scope), scope))
-             for scope in report.scopes]
+    paths = [str(path) for path in render_reports(report, documents.root)]
     return dg.MaterializeResult(metadata={
         "reports": len(paths),
         "portfolio_report": dg.MetadataValue.path(paths[0]) if paths else "none",

@@ -36,6 +36,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
 import polars as pl
@@ -235,10 +236,39 @@ class Report:
 
     def row(self, table: str, scope: str, **match: str) -> dict[str, Any]:
         """The single row of figure table ``table`` for ``scope`` (and e.g. ``forecast='latest'``)."""
-        frame: pl.DataFrame = getattr(self, table).filter(pl.col("scope") == scope)
-        for column, value in match.items():
-            frame = frame.filter(pl.col(column) == value)
-        return frame.row(0, named=True) if frame.height else {}
+        for row in self.rows(table, scope):
+            if all(row[column] == value for column, value in match.items()):
+                return dict(row)
+        return {}
+
+    def rows(self, table: str, scope: str) -> list[dict[str, Any]]:
+        """Every row of figure table ``table`` for ``scope``, in the table's order (read-only).
+
+        A table is split by scope once, on first use: a report of 1,000 assets looks rows up
+        tens of thousands of times while it is written."""
+        index = self._scope_index.get(table)
+        if index is None:
+            index = {}
+            for row in getattr(self, table).iter_rows(named=True):
+                index.setdefault(row["scope"], []).append(row)
+            self._scope_index[table] = index
+        return index.get(scope, [])
+
+    def series(self, table: str, scope: str) -> pl.DataFrame:
+        """The rows of series ``table`` (e.g. ``imbalance_series``) for ``scope``, split once like ``rows``."""
+        key = f"series:{table}"
+        parts = self._scope_index.get(key)
+        if parts is None:
+            frame: pl.DataFrame = getattr(self, table)
+            parts = {scope_: part for (scope_,), part in
+                     frame.partition_by("scope", as_dict=True, maintain_order=True).items()}
+            parts[None] = frame.clear()
+            self._scope_index[key] = parts
+        return parts.get(scope, parts[None])
+
+    @cached_property
+    def _scope_index(self) -> dict[str, dict[Any, Any]]:
+        return {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,7 +310,7 @@ def _build(kind: str, period: str, start_day: date, end_day: date, frames: Repor
         imbalance_series=imbalance_series(frames.asset_imbalance, frames.portfolio_imbalance, bucket),
     )
     report = Report(kind=kind, period=period, start_day=start_day, end_day=end_day, assets=assets, **parts)
-    summaries = {scope: written_summary(report, scope, frames) for scope in report.scopes}
+    summaries = written_summaries(report, frames)
     return Report(kind=kind, period=period, start_day=start_day, end_day=end_day, assets=assets,
                   summaries=summaries, **parts)
 
@@ -776,12 +806,38 @@ def imbalance_series(asset_imbalance: pl.DataFrame, portfolio_imbalance: pl.Data
 # the written summary
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every scope's summary reads from the whole report, computed once per report."""
+
+    built_days: frozenset[date]
+    curtailed_assets: tuple[str, ...]  # most curtailed energy first
+
+
+def _shared(report: Report, frames: ReportInputs) -> _Shared:
+    curtailed = (
+        report.redispatch.filter((pl.col("scope") != PORTFOLIO) & (pl.col("n_qh") > 0))
+        .sort(["curtailed_mwh", "scope"], descending=[True, False])["scope"].to_list()
+    )
+    return _Shared(frozenset(frames.best_of_infeed["delivery_day"].unique().to_list()), tuple(curtailed))
+
+
+def written_summaries(report: Report, frames: ReportInputs) -> dict[str, Summary]:
+    """The written summary of every scope of ``report``."""
+    shared = _shared(report, frames)
+    return {scope: _summary(report, scope, frames, shared) for scope in report.scopes}
+
+
 def written_summary(report: Report, scope: str, frames: ReportInputs) -> Summary:
     """What happened, what stood out and what is still provisional, by fixed rules."""
+    return _summary(report, scope, frames, _shared(report, frames))
+
+
+def _summary(report: Report, scope: str, frames: ReportInputs, shared: _Shared) -> Summary:
     return Summary(
         happened=tuple(_what_happened(report, scope)),
-        stood_out=tuple(_what_stood_out(report, scope)),
-        provisional=tuple(_what_is_provisional(report, scope, frames)),
+        stood_out=tuple(_what_stood_out(report, scope, shared)),
+        provisional=tuple(_what_is_provisional(report, scope, frames, shared)),
     )
 
 
@@ -837,7 +893,7 @@ def _what_happened(report: Report, scope: str) -> list[str]:
     return lines
 
 
-def _what_stood_out(report: Report, scope: str) -> list[str]:
+def _what_stood_out(report: Report, scope: str, shared: _Shared) -> list[str]:
     lines = []
     if scope == PORTFOLIO:
         costs = report.imbalance.filter((pl.col("scope") != PORTFOLIO) & pl.col("cost_eur").is_not_null())
@@ -849,7 +905,7 @@ def _what_stood_out(report: Report, scope: str) -> list[str]:
             )
     else:
         # an asset report is what the owner sees: its imbalance volume, not the company's cost
-        series = report.imbalance_series.filter((pl.col("scope") == scope) & pl.col("imbalance_mwh").is_not_null())
+        series = report.series("imbalance_series", scope).filter(pl.col("imbalance_mwh").is_not_null())
         if series.height:
             top = series.sort([pl.col("imbalance_mwh").abs(), "t"], descending=[True, False]).row(0, named=True)
             when = f"{top['t']:%Y-%m-%d %H:%M} UTC" if report.kind == "daily" else f"{top['t']:%Y-%m-%d}"
@@ -865,12 +921,11 @@ def _what_stood_out(report: Report, scope: str) -> list[str]:
         )
     rd = report.row("redispatch", scope)
     if rd.get("n_qh"):
-        curtailed = (
-            report.redispatch.filter((pl.col("scope") != PORTFOLIO) & (pl.col("n_qh") > 0))
-            .sort(["curtailed_mwh", "scope"], descending=[True, False])["scope"].to_list()
-        )
-        named = ", ".join(curtailed[:3]) + (f" and {len(curtailed) - 3} more" if len(curtailed) > 3 else "")
-        which = f" on {named}" if scope == PORTFOLIO else ""
+        which = ""
+        if scope == PORTFOLIO:
+            curtailed = shared.curtailed_assets
+            named = ", ".join(curtailed[:3]) + (f" and {len(curtailed) - 3} more" if len(curtailed) > 3 else "")
+            which = f" on {named}"
         lines.append(
             f"Curtailment: {rd['n_qh']} redispatched QHs{which}, {fmt_mwh(rd['curtailed_mwh'])} curtailed, "
             f"compensation {fmt_eur(rd['compensation_eur'])}."
@@ -880,14 +935,13 @@ def _what_stood_out(report: Report, scope: str) -> list[str]:
     return lines
 
 
-def _what_is_provisional(report: Report, scope: str, frames: ReportInputs) -> list[str]:
+def _what_is_provisional(report: Report, scope: str, frames: ReportInputs, shared: _Shared) -> list[str]:
     lines = []
-    built = set(frames.best_of_infeed["delivery_day"].unique().to_list())
     period = [report.start_day + timedelta(days=i) for i in range((report.end_day - report.start_day).days + 1)]
-    unbuilt = [d for d in period if d not in built]
+    unbuilt = [d for d in period if d not in shared.built_days]
     if unbuilt:
         lines.append(f"No data yet for {len(unbuilt)} of {len(period)} days: {day_ranges(unbuilt)}.")
-    sources = {r["source"]: r for r in report.completeness.filter(pl.col("scope") == scope).iter_rows(named=True)}
+    sources = {r["source"]: r for r in report.rows("completeness", scope)}
     total_qh = sum(r["n_qh"] for r in sources.values())
     not_final = {s: r for s, r in sources.items() if s != "final" and r["n_qh"]}
     if total_qh and not_final:

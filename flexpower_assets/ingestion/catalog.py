@@ -4,7 +4,7 @@
 form (path, size, modification time) it hashes the content, parses it with the parser of its
 kind and records the outcome in ``landing.files``:
 
-- ``accepted``: the rows went into the staging table ``landing.<kind>`` tagged with ``file_id``;
+- ``accepted``: its rows are staged, tagged with the registration's ``file_id``;
 - ``rejected``: the parser's message (file, line, problem) is kept; no row of the file is used,
   and whatever the same path held before stays in use, so the days it feeds are not corrupted;
 - ``duplicate``: a file of the same name and the same bytes was already accepted in another
@@ -14,9 +14,15 @@ kind and records the outcome in ``landing.files``:
 
 The same file dropped twice is a no-op. Which of several accepted files wins for a key (the
 newest CRM snapshot, a DSO correction, the newest estimate, a trade in two exports) is a domain
-rule applied when a day is built, so the staging tables keep every accepted row. Parsing runs
-outside the warehouse lock (in worker processes for the many small VPP files); only the insert
-holds it.
+rule applied when a day is built, so staging keeps every accepted row.
+
+Staged rows are Parquet files next to the warehouse (``<warehouse>.staging/<kind>/<day>/``), one
+per parsed chunk and delivery day, written by the parser worker processes themselves: the
+~18 million forecast rows of a 1,000-asset day never pass through one process or one DuckDB
+insert, and building a day reads only that day's folders, however many days are stored. A
+staged row counts only while its ``file_id`` is an accepted registration in ``landing.files``
+(DuckDB), so the catalog stays the single truth; the warehouse lock is held only to record a
+chunk's files.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -40,6 +48,7 @@ from resources.warehouse import Warehouse, file_lock
 
 CATALOG = "landing.files"
 CHUNK_FILES = 2000
+RECORD_BATCH = 25_000  # catalog rows written per transaction
 PARALLEL_FROM_FILES = 4000
 
 CHANGE_COLUMNS = ("path", "size_bytes", "mtime_ns", "sha256", "status", "registered_at")
@@ -86,12 +95,20 @@ REACH = {
 class LandingFile:
     """A file found in the landing zone, before its content is read."""
 
-    path: Path
+    root: str
     relative: str
     kind: FileKind | None
     size_bytes: int
     mtime_ns: int
     arrived_ns: int  # max(mtime, ctime): a copied-in file with an old mtime still counts as new
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root, self.relative)
+
+    @property
+    def name(self) -> str:
+        return self.relative.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -114,25 +131,31 @@ def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> lis
     With ``kinds``, files of other kinds are left out, but unrecognised files in those folders
     are kept: they are recorded as rejected, so nothing that arrives goes unnoticed.
     """
+    root = str(landing_dir)
     if not landing_dir.exists():
         return []
     if kinds is None:
-        paths = [Path(root) / name for root, _dirs, names in os.walk(landing_dir) for name in names]
+        folders = sorted(os.path.relpath(dirpath, root) for dirpath, _dirs, _names in os.walk(root))
     else:
-        folders = {kind.folder for kind in FILE_KINDS if kind.name in kinds}
-        paths = [Path(entry.path) for folder in sorted(folders) if (landing_dir / folder).is_dir()
-                 for entry in os.scandir(landing_dir / folder) if entry.is_file()]
+        folders = sorted({kind.folder for kind in FILE_KINDS if kind.name in kinds})
     found: list[LandingFile] = []
-    for path in paths:
-        relative = path.relative_to(landing_dir).as_posix()
-        kind = classify(relative)
-        if kinds is not None and kind is not None and kind.name not in kinds:
+    for folder in folders:
+        folder = "" if folder == "." else folder
+        directory = os.path.join(root, folder)
+        if not os.path.isdir(directory):
             continue
-        stat = path.stat()
-        found.append(LandingFile(
-            path=path, relative=relative, kind=kind, size_bytes=stat.st_size,
-            mtime_ns=stat.st_mtime_ns, arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
-        ))
+        for entry in os.scandir(directory):
+            if not entry.is_file():
+                continue
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            kind = classify(relative)
+            if kinds is not None and kind is not None and kind.name not in kinds:
+                continue
+            stat = entry.stat()
+            found.append(LandingFile(
+                root=root, relative=relative, kind=kind, size_bytes=stat.st_size,
+                mtime_ns=stat.st_mtime_ns, arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
+            ))
     found.sort(key=lambda f: (f.arrived_ns, f.relative))
     return found
 
@@ -160,46 +183,90 @@ def parse_file(file: LandingFile) -> pl.DataFrame:
 
 @dataclass
 class ParsedChunk:
-    """Up to ``CHUNK_FILES`` files of one kind, parsed together.
+    """Up to ``CHUNK_FILES`` files of one kind, parsed (and their good rows staged) together.
 
-    ``rows`` holds the good files' rows with a ``file_index`` into ``files``; ``per_file`` one row
-    per good file (``file_index, n_rows, first_delivery_start, last_delivery_start,
-    delivery_days``), computed in the worker so the main process does no per-row work.
+    ``per_file`` has one entry per good file (``n_rows, first_delivery_start,
+    last_delivery_start, delivery_days``), ``file_ids`` the id under which its rows were staged;
+    both are computed in the worker so the main process does no per-row work.
     """
 
     files: list[LandingFile]
     sha256: list[str]
     errors: dict[int, InputFileError]
-    rows: pl.DataFrame
     per_file: dict[int, dict]
+    file_ids: dict[int, int]
+
+
+def _with_day(frame: pl.DataFrame, column: str, name: str = "day") -> pl.DataFrame:
+    """Add the Berlin delivery day of a UTC time column (converted once per distinct time)."""
+    lookup = frame.select(pl.col(column).unique()).with_columns(delivery_day_of(pl.col(column)).alias(name))
+    return frame.join(lookup, on=column, how="left")
 
 
 def _per_file_stats(kind: str | None, rows: pl.DataFrame) -> dict[int, dict]:
+    """Rows, first and last delivery time and the days spanned, per file of a chunk.
+
+    The days are the span from the first row's day to the day the last row reaches into: every
+    inbound series is contiguous in time, and one time-zone conversion per file instead of per
+    row keeps this cheap for ~100k forecast files.
+    """
     if rows.is_empty():
         return {}
     column = TIME_COLUMN.get(kind)
     if column is None:
-        stats = rows.group_by("file_index").agg(n_rows=pl.len())
-        return {row["file_index"]: row | {"delivery_days": []} for row in stats.iter_rows(named=True)}
-    reach = REACH.get(kind, pl.col(column))
-    days = pl.concat([rows.select("file_index", t=pl.col(column)), rows.select("file_index", t=reach)])
-    days = days.group_by("file_index").agg(delivery_days=delivery_day_of(pl.col("t")).unique().sort())
+        counts = rows.group_by("file_index").agg(n_rows=pl.len())
+        return {i: {"n_rows": n, "delivery_days": []} for i, n in zip(counts["file_index"], counts["n_rows"])}
     stats = rows.group_by("file_index").agg(
         n_rows=pl.len(), first_delivery_start=pl.col(column).min(), last_delivery_start=pl.col(column).max(),
-    ).join(days, on="file_index")
-    return {row["file_index"]: row for row in stats.iter_rows(named=True)}
+        reach=REACH.get(kind, pl.col(column)).max(),
+    ).with_columns(first_day=delivery_day_of(pl.col("first_delivery_start")), last_day=delivery_day_of(pl.col("reach")))
+    found = {}
+    for i, n, first, last, first_day, last_day in stats.select(
+            "file_index", "n_rows", "first_delivery_start", "last_delivery_start", "first_day", "last_day").iter_rows():
+        days = [first_day + timedelta(days=d) for d in range((last_day - first_day).days + 1)]
+        found[i] = {"n_rows": n, "first_delivery_start": first, "last_delivery_start": last, "delivery_days": days}
+    return found
 
 
-def parse_chunk(files: list[LandingFile]) -> ParsedChunk:
-    """Hash and parse files of one kind (batch reader where the kind has one)."""
+def file_id_of(relative: str, sha256: str, registered_at: datetime) -> int:
+    """One id per registration: content accepted again later (A, B, A) is staged anew."""
+    digest = hashlib.sha1(f"{relative}\n{sha256}\n{registered_at.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def staging_dir(warehouse: Warehouse) -> Path:
+    return Path(f"{warehouse.path}.staging")
+
+
+def _stage(rows: pl.DataFrame, kind: str, staging: Path, chunk_name: str) -> None:
+    """Write a chunk's rows as Parquet, one file per delivery day of the rows' own time."""
+    column = TIME_COLUMN.get(kind)
+    if column is None:
+        groups = {"all": rows}
+    else:
+        keyed = _with_day(rows, column, "_day")
+        groups = {str(day): part.drop("_day") for (day,), part in keyed.partition_by("_day", as_dict=True).items()}
+    for day, part in groups.items():
+        folder = staging / kind / day
+        folder.mkdir(parents=True, exist_ok=True)
+        part.write_parquet(folder / f"{chunk_name}.parquet", statistics=True)
+
+
+def parse_chunk(files: list[LandingFile], staging: Path, registered_at: datetime,
+                skip: dict[str, str]) -> ParsedChunk:
+    """Hash and parse files of one kind, and stage the rows of those that may be accepted.
+
+    ``skip`` maps paths to content (sha256) that will not be accepted again (unchanged
+    re-deliveries), so their rows are not written twice.
+    """
     kind = files[0].kind
-    shas = [file_sha256(f.path) for f in files]
+    paths = [f.path for f in files]
+    shas = [file_sha256(path) for path in paths]
     errors: dict[int, InputFileError] = {}
     if kind is not None and kind.read_batch is not None:
-        rows, batch_errors = kind.read_batch([f.path for f in files])
-        index_of = {str(f.path): i for i, f in enumerate(files)}
+        rows, batch_errors = kind.read_batch(paths)
+        index_of = {str(path): i for i, path in enumerate(paths)}
         errors = {index_of[str(e.path)]: e for e in batch_errors}
-        rows = rows.filter(~pl.col("file_index").is_in(list(errors)))
     else:
         frames = []
         for i, file in enumerate(files):
@@ -209,22 +276,47 @@ def parse_chunk(files: list[LandingFile]) -> ParsedChunk:
                 errors[i] = error
         rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(
             schema={"file_index": pl.Int32})
-    return ParsedChunk(files=files, sha256=shas, errors=errors, rows=rows,
-                       per_file=_per_file_stats(kind.name if kind else None, rows))
+    file_ids = {i: file_id_of(f.relative, sha, registered_at) for i, (f, sha) in enumerate(zip(files, shas))
+                if i not in errors and skip.get(f.relative) != sha}
+    rows = rows.filter(pl.col("file_index").is_in(list(file_ids)))
+    per_file = _per_file_stats(kind.name if kind else None, rows)
+    if rows.height:
+        staged = rows.with_columns(
+            file_id=pl.col("file_index").replace_strict(file_ids, return_dtype=pl.Int64)).drop("file_index")
+        _stage(staged, kind.name, staging, f"{registered_at:%Y%m%dT%H%M%S%f}-{abs(next(iter(file_ids.values())))}")
+    return ParsedChunk(files=files, sha256=shas, errors=errors, per_file=per_file, file_ids=file_ids)
 
 
-def parse_chunks(files: list[LandingFile], workers: int = 2) -> Iterator[ParsedChunk]:
+def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetime, skip: dict[str, str],
+                 workers: int = 2) -> Iterator[ParsedChunk]:
     """Parse files in chunks of one kind, across ``workers`` processes when there are many."""
     groups: dict[str, list[LandingFile]] = {}
     for file in files:
         groups.setdefault(file.kind.name if file.kind else "", []).append(file)
     chunks = [group[i:i + CHUNK_FILES] for group in groups.values() for i in range(0, len(group), CHUNK_FILES)]
+    parse = partial(parse_chunk, staging=staging, registered_at=registered_at, skip=skip)
     if workers > 1 and len(files) >= PARALLEL_FROM_FILES and len(chunks) > 1:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            yield from pool.map(parse_chunk, chunks)
+        # one polars thread per worker: the workers already fill the cores
+        with _environment(POLARS_MAX_THREADS="1"), ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield from pool.map(parse, chunks)
     else:
-        yield from map(parse_chunk, chunks)
+        yield from map(parse, chunks)
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables for the processes started inside the block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
@@ -281,83 +373,90 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
         return report
     # earlier registrations that matter now: the latest of each changed path, and accepted files
     # of the same names (a re-delivery under another folder is a duplicate)
-    names = sorted({f.path.name for f in changed})
+    names = sorted({f.name for f in changed})
     earlier = registered_files(warehouse, kinds, CHANGE_COLUMNS, names=names)
     current = {row["path"]: row for row in earlier.sort("registered_at").iter_rows(named=True)
                if row["path"] in changed_paths}
     accepted = earlier.filter(pl.col("status") == "accepted")
     accepted_sha = {(Path(path).name, sha) for path, sha in zip(accepted["path"], accepted["sha256"])}
 
-    # chunks are committed one by one: memory stays bounded, the writer lock is held briefly,
+    # chunks are recorded one by one: memory stays bounded, the writer lock is held briefly,
     # and a crash half-way leaves whole files registered (the rest is picked up next time)
-    for chunk in parse_chunks(changed, workers=workers):
-        _register_chunk(chunk, warehouse, current, accepted_sha, report, now)
+    skip = {path: row["sha256"] for path, row in current.items()}
+    pending = Registrations()
+    for chunk in parse_chunks(changed, staging_dir(warehouse), now, skip, workers=workers):
+        _decide(chunk, current, accepted_sha, report, now, pending)
+        if len(pending.records) >= RECORD_BATCH:
+            _record(warehouse, pending)
+            pending = Registrations()
         if progress:
             progress(len(chunk.files))
+    _record(warehouse, pending)
     return report
 
 
-def _register_chunk(chunk: ParsedChunk, warehouse: Warehouse, current: dict[str, dict],
-                    accepted_sha: set[tuple[str, str]], report: SyncReport, now: datetime) -> None:
-    """Decide each file's status, then stage the accepted rows and record every file at once."""
-    records: list[dict] = []
-    touched: list[tuple[str, int]] = []
-    replaced: list[tuple[str, int]] = []
-    file_ids: dict[int, int] = {}
+@dataclass
+class Registrations:
+    """Catalog changes decided but not yet written."""
+
+    records: list[dict] = field(default_factory=list)
+    touched: list[tuple[str, int]] = field(default_factory=list)
+    replaced: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _decide(chunk: ParsedChunk, current: dict[str, dict], accepted_sha: set[tuple[str, str]],
+            report: SyncReport, now: datetime, pending: Registrations) -> None:
+    """Each file's status: touched (same bytes again), rejected, duplicate or accepted."""
     for index, (file, sha) in enumerate(zip(chunk.files, chunk.sha256)):
         previous = current.get(file.relative)
         if previous is not None and previous["sha256"] == sha:
-            touched.append((file.relative, file.mtime_ns))  # same bytes re-dropped: a no-op
+            pending.touched.append((file.relative, file.mtime_ns))  # same bytes re-dropped: a no-op
             continue
-        record = _catalog_row(file, sha, now)
+        record = _catalog_row(file, sha, now, chunk.file_ids.get(index))
         error = chunk.errors.get(index)
         if error is not None:
             record |= {"status": "rejected", "error": str(error), "error_line": error.line}
             report.rejected.append((file.relative, str(error)))
-        elif (file.path.name, sha) in accepted_sha:
+        elif (file.name, sha) in accepted_sha:
             record |= {"status": "duplicate", "error": "same name and content as an already accepted file"}
         else:
             stats = chunk.per_file.get(index, {"n_rows": 0, "delivery_days": []})
             record |= {"status": "accepted", **{k: v for k, v in stats.items() if k != "file_index"}}
-            file_ids[index] = record["file_id"]
-            accepted_sha.add((file.path.name, sha))
+            accepted_sha.add((file.name, sha))
             report.days_by_kind.setdefault(file.kind.name, set()).update(stats["delivery_days"])
             report.new_rows_by_kind[file.kind.name] += stats["n_rows"]
             if previous is not None:
-                replaced.append((file.relative, record["file_id"]))
+                pending.replaced.append((file.relative, record["file_id"]))
         report.counts[(record["kind"] or "unrecognised", record["status"])] += 1
-        records.append(record)
-    staged = None
-    if file_ids and chunk.rows.height:
-        staged = (chunk.rows.filter(pl.col("file_index").is_in(list(file_ids)))
-                  .with_columns(file_id=pl.col("file_index").replace_strict(file_ids, return_dtype=pl.Int64))
-                  .drop("file_index").rechunk())
+        pending.records.append(record)
+
+
+def _record(warehouse: Warehouse, pending: Registrations) -> None:
+    """Write decided registrations in one transaction (their rows are already staged)."""
+    if not (pending.records or pending.touched):
+        return
     with warehouse.writer() as conn:
         _ensure_catalog(conn)
-        if staged is not None:
-            _append(conn, f"landing.{chunk.files[0].kind.name}", staged)
-        if records:
-            _append(conn, CATALOG, pl.DataFrame(records, schema=CATALOG_COLUMNS))
-        for path, file_id in replaced:
+        if pending.records:
+            catalog_rows = pl.DataFrame(pending.records, schema=CATALOG_COLUMNS).to_arrow()  # noqa: F841
+            conn.execute(f"insert into {CATALOG} by name select * from catalog_rows")
+        for path, file_id in pending.replaced:
             # every earlier accepted content of the path, also one before a rejected re-delivery
             conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and status = 'accepted' "
                          f"and file_id <> ?", [path, file_id])
-        for path, mtime_ns in touched:
+        for path, mtime_ns in pending.touched:
             conn.execute(f"update {CATALOG} set mtime_ns = ? where path = ? and registered_at = "
                          f"(select max(registered_at) from {CATALOG} where path = ?)", [mtime_ns, path, path])
 
 
-def _catalog_row(file: LandingFile, sha256: str, now: datetime) -> dict:
-    # one id per registration: content accepted again later (A, B, A) is staged anew under a
-    # new id while its first registration stays replaced
-    digest = hashlib.sha1(f"{file.relative}\n{sha256}\n{now.isoformat()}".encode()).digest()
+def _catalog_row(file: LandingFile, sha256: str, now: datetime, file_id: int | None) -> dict:
     return {
         "path": file.relative,
         "kind": file.kind.name if file.kind else None,
         "size_bytes": file.size_bytes,
         "mtime_ns": file.mtime_ns,
         "sha256": sha256,
-        "file_id": int.from_bytes(digest[:8], "big", signed=True),
+        "file_id": file_id if file_id is not None else file_id_of(file.relative, sha256, now),
         "arrived_at": datetime.fromtimestamp(file.arrived_ns / 1e9, UTC),
         "registered_at": now,
         "status": None, "error": None, "error_line": None, "n_rows": None,
@@ -371,26 +470,31 @@ def _ensure_catalog(conn) -> None:
     conn.execute(f"create table if not exists {CATALOG} as select * from empty")
 
 
-def _append(conn, table: str, frame: pl.DataFrame) -> None:
-    """Append by column name, creating the table from the frame's schema the first time."""
-    arrow = frame.to_arrow()  # noqa: F841 (read by DuckDB)
-    conn.execute(f"create table if not exists {table} as select * from arrow limit 0")
-    conn.execute(f"insert into {table} by name select * from arrow")
+def staged_files(warehouse: Warehouse, kind: str, days: Iterable[date] | None = None) -> list[str]:
+    """The Parquet files staged for a kind: all of them, or those of some delivery days."""
+    root = staging_dir(warehouse) / kind
+    if TIME_COLUMN.get(kind) is None:
+        folders = [root / "all"]
+    elif days is None:
+        folders = [folder for folder in root.iterdir() if folder.is_dir()] if root.exists() else []
+    else:
+        folders = [root / str(day) for day in days]
+    return sorted(str(path) for folder in folders if folder.is_dir() for path in folder.glob("*.parquet"))
 
 
-def accepted_rows(warehouse: Warehouse, kind: str, where: str = "true",
-                  params: Iterable = ()) -> pl.DataFrame:
-    """Staged rows of accepted files of a kind, with a filter on the staging table's columns.
+def accepted_rows(warehouse: Warehouse, kind: str, where: str = "true", params: Iterable = (),
+                  days: Iterable[date] | None = None) -> pl.DataFrame:
+    """Staged rows of accepted files of a kind (optionally staged under some delivery days).
 
-    ``where`` is a fixed SQL fragment written in this code base (never built from input); the
-    values go in ``params``.
+    The rows are available as ``s`` to ``where``, a fixed SQL fragment written in this code base
+    (never built from input; it may use sub-queries on ``s``); the values go in ``params``.
     """
-    table = f"landing.{kind}"
-    schema, name = table.split(".")
-    if not warehouse.table_exists(schema, name):
+    files = staged_files(warehouse, kind, days)
+    if not files or not warehouse.table_exists("landing", "files"):
         return pl.DataFrame()
     return warehouse.read(
-        f"select s.* from {table} s join {CATALOG} f on f.file_id = s.file_id and f.status = 'accepted' "
-        f"where {where}",
-        list(params),
+        f"with s as (select * from read_parquet(?, union_by_name = true) "
+        f"where file_id in (select file_id from {CATALOG} where status = 'accepted')) "
+        f"select * from s where {where}",
+        [files, *params],
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import pandera.polars as pa
 import polars as pl
@@ -64,11 +63,15 @@ FILE_KINDS: tuple[FileKind, ...] = (
 KINDS_BY_NAME = {kind.name: kind for kind in FILE_KINDS}
 
 
+KINDS_BY_FOLDER: dict[str, tuple[FileKind, ...]] = {
+    folder: tuple(kind for kind in FILE_KINDS if kind.folder == folder) for folder in {k.folder for k in FILE_KINDS}
+}
+
+
 def classify(relative_path: str) -> FileKind | None:
     """The kind of the file at ``relative_path`` (relative to the landing zone), or None."""
-    path = PurePosixPath(relative_path.replace("\\", "/"))
-    folder = str(path.parent)
-    for kind in FILE_KINDS:
-        if kind.folder == folder and kind.pattern.fullmatch(path.name):
+    folder, _, name = relative_path.replace("\\", "/").rpartition("/")
+    for kind in KINDS_BY_FOLDER.get(folder, ()):
+        if kind.pattern.fullmatch(name):
             return kind
     return None

@@ -38,6 +38,7 @@ from flexpower_assets.portal.policy import (
     Principal,
 )
 from flexpower_assets.portal.tokens import SESSION_HOURS, TokenStore
+from flexpower_assets.reports.html import PLOTLY_BUNDLE
 from resources.warehouse import Warehouse, WarehouseBusy
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -216,8 +217,18 @@ def create_app(warehouse_path: Path, data_dir: Path, state_dir: Path | None = No
             "who": who, "role": role, "datasets": gate.datasets(who), "reports": reports, "invoices": invoices,
         })
 
+    # before the report route, so that the library is never taken for a scope
+    @app.get(f"/reports/{{kind}}/{{period}}/{PLOTLY_BUNDLE}", tags=["reports"], response_class=FileResponse,
+             summary="plotly.js, which the reports of a period load (for whoever may open one of them)")
+    def report_bundle(request: Request, kind: str, period: str, who: Principal = Depends(principal)):
+        request.state.resource = f"report-bundle:{kind}/{period}"
+        path = gate.report_bundle(who, kind, period)
+        # a public library that only changes with plotly: the browser may keep it for an hour
+        return FileResponse(path, media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "private, max-age=3600"})
+
     @app.get("/reports/{kind}/{period}/{scope}", tags=["reports"], response_class=FileResponse,
-             summary="A performance report (self-contained HTML)")
+             summary="A performance report (HTML; loads plotly.min.js from its folder)")
     def report(request: Request, kind: str, period: str, scope: str, who: Principal = Depends(principal)):
         request.state.resource = f"report:{kind}/{period}/{scope}"
         path = gate.report_file(who, kind, period, scope)

@@ -12,7 +12,9 @@ an id that does not match its strict pattern raises the same ``NotFound`` (HTTP 
 cannot tell another customer's invoice from one that does not exist. Values are always query
 parameters; identifiers come from the policy file (checked against a strict pattern) or from the
 warehouse's own catalog, and are quoted. Files are served only from ``<data_dir>/reports`` and
-``<data_dir>/invoices``, after resolving the path and checking it stays inside.
+``<data_dir>/invoices``, after resolving the path and checking it stays inside. Besides the reports,
+a report folder holds plotly's ``plotly.min.js``, which its reports load; it is a public library
+and is served to whoever may open at least one report of that folder's period.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import polars as pl
 import yaml
 
 from flexpower_assets.documents import invoice_pdf_path
+from flexpower_assets.reports.html import PLOTLY_BUNDLE
 from resources.warehouse import Warehouse
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
@@ -480,7 +483,7 @@ class Gate:
                     continue
                 for file in sorted(period_dir.iterdir()):
                     scope = file.name.removesuffix(".html")
-                    if file.suffix != ".html" or not NAME.match(scope) or not file.is_file():
+                    if file.suffix != ".html" or not _report_scope(scope) or not file.is_file():
                         continue
                     if self._report_visible(grant, kind, period_dir.name, scope, own):
                         refs.append(ReportRef(kind, period_dir.name, scope))
@@ -488,12 +491,27 @@ class Gate:
 
     def report_file(self, who: Principal, kind: str, period: str, scope: str) -> Path:
         grant = self._report_grant(who)
-        if kind not in REPORT_KINDS or not _valid_period(kind, period) or not NAME.match(scope):
+        if kind not in REPORT_KINDS or not _valid_period(kind, period) or not _report_scope(scope):
             raise NotFound(scope)
         own = self.ownership(who) if grant.assets == "own" else None
         if not self._report_visible(grant, kind, period, scope, own):
             raise NotFound(scope)
         return self._inside(self.reports_dir, kind, period, f"{scope}.html")
+
+    def report_bundle(self, who: Principal, kind: str, period: str) -> Path:
+        """The ``plotly.min.js`` of a report folder, if the principal may open a report of its period.
+
+        A role that sees the portfolio or every asset may; a customer only for a period in which
+        it sees its own asset's report. Otherwise NotFound, like a period without reports."""
+        grant = self._report_grant(who)
+        if kind not in REPORT_KINDS or not _valid_period(kind, period):
+            raise NotFound(period)
+        if not grant.portfolio and grant.assets != "all":
+            own = self.ownership(who)
+            assets = sorted({asset for asset, _ in own.days})
+            if not any(self._report_visible(grant, kind, period, asset, own) for asset in assets):
+                raise NotFound(period)
+        return self._inside(self.reports_dir, kind, period, PLOTLY_BUNDLE)
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -507,6 +525,11 @@ class Gate:
         if not path.is_relative_to(root) or not path.is_file():
             raise NotFound(str(parts[-1]))
         return path
+
+
+def _report_scope(scope: str) -> bool:
+    """``portfolio`` or an asset id; never the name of the folder's plotly.js."""
+    return bool(NAME.match(scope)) and scope != PLOTLY_BUNDLE
 
 
 def _valid_period(kind: str, period: str) -> bool:

@@ -4,8 +4,7 @@ The figures and the written summary come from ``flexpower_assets.domain.reportin
 only draws and writes them. The Dagster assets call, per report::
 
     report = build_daily_report(day, load_report_inputs(warehouse, day, day))
-    for scope in report.scopes:
-        render_report_html(report, report_path(data_dir, "daily", day, scope), scope)
+    paths = render_reports(report, data_dir)  # every scope, and the folder's plotly.min.js
     report_markdown_summary(report)  # -> asset metadata
 """
 
@@ -17,17 +16,30 @@ from flexpower_assets.domain.reporting import (
     load_report_inputs,
     report_markdown_summary,
 )
-from flexpower_assets.reports.html import REPORT_KINDS, render_report_html, report_html, report_path
+from flexpower_assets.reports.html import (
+    PLOTLY_BUNDLE,
+    REPORT_KINDS,
+    plotly_bundle_path,
+    render_report_html,
+    render_reports,
+    report_html,
+    report_path,
+    write_plotly_bundle,
+)
 
 __all__ = [
+    "PLOTLY_BUNDLE",
     "REPORT_KINDS",
     "Report",
     "ReportInputs",
     "build_daily_report",
     "build_monthly_report",
     "load_report_inputs",
+    "plotly_bundle_path",
     "render_report_html",
+    "render_reports",
     "report_html",
     "report_markdown_summary",
     "report_path",
+    "write_plotly_bundle",
 ]

@@ -1,8 +1,19 @@
-"""A ``Report`` as one self-contained HTML file per scope, with interactive Plotly charts.
+"""A ``Report`` as one HTML file per scope, with interactive Plotly charts.
 
-plotly.js is embedded (the file opens offline and from the portal without other files). Output is
-deterministic: chart div ids are fixed, series are sorted, numbers are formatted by fixed rules and
-nothing depends on the clock, so the same report gives a byte-identical file.
+Every report folder (``<data>/reports/daily/<YYYY-MM-DD>/``, ``.../monthly/<YYYY-MM>/``) holds one
+copy of plotly's own ``plotly.min.js`` (the one shipped with the ``plotly`` package), written by the
+renderer when it is missing or different; every HTML file of the folder loads it with a relative
+``<script src="plotly.min.js">``. The folder is self-contained: it opens offline from disk and is
+served as it is by the portal.
+
+The charts are Plotly figures written as plotly.js's JSON (``{"data": [...], "layout": {...}}``) and
+drawn in the browser by ``Plotly.newPlot``; building them as ``plotly.graph_objects`` would validate
+every property in Python and cost a thousand times more than writing the file. The page carries
+the parts of plotly's ``plotly_white`` template its charts use, once.
+
+Output is deterministic: chart div ids are fixed, series are sorted, numbers are rounded and
+formatted by fixed rules and nothing depends on the clock, so the same report gives byte-identical
+files.
 
 Two audiences, by scope:
 - ``portfolio``: the company's view: everything, including trading, imbalance cost and margin per
@@ -15,17 +26,16 @@ Two audiences, by scope:
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
+import orjson
 import polars as pl
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
-from plotly.subplots import make_subplots
 
 from flexpower_assets.domain.reporting import (
     INFEED_SOURCES,
@@ -39,11 +49,13 @@ from flexpower_assets.domain.reporting import (
 )
 
 REPORT_KINDS = ("daily", "monthly")
+PLOTLY_BUNDLE = "plotly.min.js"
 SOURCE_COLOURS = {
     "final": "#1b7837", "live": "#5aae61", "forecast": "#f1a340", "forecast_redispatched": "#b35806",
     "missing": "#bdbdbd",
 }
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+SERIES = ("production_series", "error_series", "trading_series", "imbalance_series")
 
 
 def report_path(data_dir: Path, kind: str, period: str | date, scope: str) -> Path:
@@ -55,41 +67,83 @@ def report_path(data_dir: Path, kind: str, period: str | date, scope: str) -> Pa
     return Path(data_dir) / "reports" / kind / period / f"{scope}.html"
 
 
+def plotly_bundle_path(folder: Path) -> Path:
+    """Where the reports of ``folder`` find plotly.js: ``<folder>/plotly.min.js``."""
+    return Path(folder) / PLOTLY_BUNDLE
+
+
+def write_plotly_bundle(folder: Path) -> Path:
+    """Put plotly's ``plotly.min.js`` into ``folder`` unless an identical copy is there; return its path."""
+    path = plotly_bundle_path(folder)
+    bundle = _plotly_js()
+    if path.is_file() and path.stat().st_size == len(bundle) and path.read_bytes() == bundle:
+        return path
+    _write_atomically(path, bundle)
+    return path
+
+
+def render_reports(report: Report, data_dir: Path) -> list[Path]:
+    """Write every scope of ``report`` (portfolio first, then every asset) under ``data_dir`` (see
+    ``report_path``) with the folder's one ``plotly.min.js``; return the HTML paths in scope order."""
+    folder = report_path(data_dir, report.kind, report.period, PORTFOLIO).parent
+    write_plotly_bundle(folder)
+    charts = _ChartData(report)
+    paths = []
+    for scope in report.scopes:
+        path = report_path(data_dir, report.kind, report.period, scope)
+        _write_atomically(path, _html(report, scope, charts).encode("utf-8"))
+        paths.append(path)
+    return paths
+
+
 def render_report_html(report: Report, path: Path, scope: str) -> Path:
-    """Write the report of ``scope`` (``portfolio`` or an asset id) to ``path``; return ``path``."""
+    """Write the report of ``scope`` (``portfolio`` or an asset id) to ``path``, and plotly.js next to
+    it; return ``path``. For every scope of a report at once, ``render_reports`` is faster."""
     if scope not in report.scopes:
         raise ValueError(f"{scope!r} is not a scope of the {report.kind} report {report.period}: {report.scopes}")
-    html = report_html(report, scope)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)  # readers (the portal) never see a half-written file
+    write_plotly_bundle(path.parent)
+    _write_atomically(path, report_html(report, scope).encode("utf-8"))
     return path
 
 
 def report_html(report: Report, scope: str) -> str:
-    """The HTML text of one scope's report."""
+    """The HTML text of one scope's report (it loads ``plotly.min.js`` from its own folder)."""
+    if scope not in report.scopes:
+        raise ValueError(f"{scope!r} is not a scope of the {report.kind} report {report.period}: {report.scopes}")
+    return _html(report, scope, _ChartData(report, only=scope))
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(content)
+    tmp.replace(path)  # readers (the portal) never see a half-written file
+
+
+def _html(report: Report, scope: str, charts: _ChartData) -> str:
     internal = scope == PORTFOLIO
     summary = report.summaries[scope]
     sections = [
         _section("Production", "Best-of-infeed by source against the latest and the tradeable forecast.",
-                 _production_chart(report, scope), _production_table(report, scope)),
+                 _production_chart(report, charts.of("production_series", scope)),
+                 _production_table(report, scope)),
         _section("Forecast accuracy",
                  "Forecast minus measured production (final or live, not redispatched QHs); positive bias = "
                  "over-forecast. Normalised errors are relative to installed capacity.",
-                 _error_chart(report, scope), _accuracy_table(report, scope)),
+                 _error_chart(report, charts.of("error_series", scope)), _accuracy_table(report, scope)),
     ]
     if internal:
         sections.append(_section(
             "Trading", "Our execution against the market: spread = our VWAP - market VWAP; in EUR times our volume.",
-            _trading_chart(report), _trading_table(report)))
+            _trading_chart(report, charts.of("trading_series", None)), _trading_table(report)))
     sections.append(_section(
         "Imbalance",
         "Production minus the tradeable forecast (positive = long)."
         + (" The portfolio is settled on its net imbalance; the netting benefit is the stand-alone sum minus "
            "the net settlement. Cost: positive = cost." if internal else ""),
-        _imbalance_chart(report, scope, internal), _imbalance_table(report, scope, internal)))
+        _imbalance_chart(report, charts.of("imbalance_series", scope), internal),
+        _imbalance_table(report, scope, internal)))
     sections.append(_section(
         "Redispatch", "Curtailed energy = latest forecast of redispatched QHs; compensation at the DSO's price.",
         None, _redispatch_table(report, scope)))
@@ -104,7 +158,7 @@ def report_html(report: Report, scope: str) -> str:
         sections.append(_section("Assets", "Key figures per asset.", None, _asset_table(report)))
     sections.append(_section(
         "Data completeness", "Where each asset-QH's production came from; missing = no value at all.",
-        _completeness_chart(report, scope) if internal else None, _completeness_table(report, scope)))
+        _completeness_chart(report) if internal else None, _completeness_table(report, scope)))
     return _template().render(
         title=f"{report.kind.capitalize()} performance report {report.period} - "
               + ("portfolio" if internal else f"asset {scope}"),
@@ -113,24 +167,54 @@ def report_html(report: Report, scope: str) -> str:
         internal=internal,
         summary=summary,
         sections=sections,
-        plotlyjs=Markup(_plotly_js()),
+        bundle=PLOTLY_BUNDLE,
+        chart_setup=_chart_setup(),
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# charts (fixed div ids, x values as text so the JSON does not depend on the platform)
+# chart data: each series rounded, its time axis as text and split by scope once per report
 
 
-def _x(values: list[Any]) -> list[str]:
-    out = []
-    for v in values:
-        if isinstance(v, datetime):
-            out.append(v.strftime("%Y-%m-%d %H:%M"))
-        elif isinstance(v, date):
-            out.append(v.isoformat())
-        else:
-            out.append(str(v))
-    return out
+class _ChartData:
+    """The series behind the charts as plain lists, per scope (``None``: a series without scopes)."""
+
+    def __init__(self, report: Report, only: str | None = None) -> None:
+        self._report = report
+        self._only = only
+        self._split: dict[str, tuple[dict[str | None, dict[str, list[Any]]], dict[str, list[Any]]]] = {}
+
+    def of(self, series: str, scope: str | None) -> dict[str, list[Any]]:
+        """Column name -> values of ``series`` for ``scope``; empty lists when it has no rows."""
+        if series not in self._split:
+            self._split[series] = self._by_scope(getattr(self._report, series))
+        parts, empty = self._split[series]
+        return parts.get(scope, empty)
+
+    def _by_scope(self, frame: pl.DataFrame) -> tuple[dict[str | None, dict[str, list[Any]]], dict[str, list[Any]]]:
+        if "scope" in frame.columns and self._only is not None:
+            frame = frame.filter(pl.col("scope") == self._only)
+        frame = _rounded(frame).with_columns(x=_x(frame.schema["t"]))
+        empty: dict[str, list[Any]] = {name: [] for name in frame.columns}
+        if "scope" not in frame.columns:
+            return {None: frame.to_dict(as_series=False)}, empty
+        frame = frame.sort("scope", "t", maintain_order=True)
+        columns = frame.to_dict(as_series=False)
+        parts: dict[str | None, dict[str, list[Any]]] = {}
+        first = 0  # the frame is sorted by scope: each scope's rows are one run
+        for scope, n in frame.group_by("scope", maintain_order=True).len().iter_rows():
+            parts[scope] = {name: values[first:first + n] for name, values in columns.items()}
+            first += n
+        return parts, empty
+
+
+def _x(dtype: pl.DataType) -> pl.Expr:
+    """Time axis values as text, so the JSON does not depend on the platform."""
+    if isinstance(dtype, pl.Datetime):
+        return pl.col("t").dt.strftime("%Y-%m-%d %H:%M")
+    if dtype == pl.Date:
+        return pl.col("t").dt.strftime("%Y-%m-%d")
+    return pl.col("t").cast(pl.Utf8)
 
 
 def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
@@ -139,77 +223,98 @@ def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Float64).round(6) + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
+def _json(value: Any) -> str:
+    """JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` only occur in strings, where
+    their ``\\u`` escapes mean the same."""
+    text = orjson.dumps(value).decode("utf-8")
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# ---------------------------------------------------------------------------------------------
+# charts as plotly.js figures (fixed div ids)
+
+
+def _chart(div_id: str, data: list[dict[str, Any]], layout: dict[str, Any], height: int = 380,
+           by_day: bool = False) -> Markup:
+    layout = {**layout, "height": height, "margin": {"l": 60, "r": 30, "t": 40, "b": 50},
+              "legend": {"orientation": "h", "y": -0.2}}
+    if by_day:  # monthly series: one tick per day, no clock times
+        layout["xaxis"] = {**layout.get("xaxis", {}), "type": "date", "tickformat": "%d %b", "dtick": 86_400_000}
+    return Markup(
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
+        f'<script>drawChart("{div_id}", {_json(data)}, {_json(layout)});</script>'
+    )
+
+
+def _title(text: str) -> dict[str, Any]:
+    return {"title": {"text": text}}
+
+
+def _bar(x: list[Any], y: list[Any], name: str, colour: str, **more: Any) -> dict[str, Any]:
+    return {"type": "bar", "x": x, "y": y, "name": name, "marker": {"color": colour}, **more}
+
+
+def _line(x: list[Any], y: list[Any], name: str, line: dict[str, Any], mode: str = "lines",
+          **more: Any) -> dict[str, Any]:
+    return {"type": "scatter", "x": x, "y": y, "name": name, "mode": mode, "line": line, **more}
+
+
+def _secondary_y_layout(report: Report, left: str, right: str) -> dict[str, Any]:
+    """Two y axes over one x axis (as ``make_subplots(specs=[[{"secondary_y": True}]])`` lays them out)."""
+    return {
+        "xaxis": {"anchor": "y", "domain": [0.0, 0.94], **_title(_axis_title(report))},
+        "yaxis": {"anchor": "x", "domain": [0.0, 1.0], **_title(left)},
+        "yaxis2": {"anchor": "x", "overlaying": "y", "side": "right", **_title(right)},
+    }
+
+
 def _axis_title(report: Report) -> str:
     return "delivery start (UTC)" if report.kind == "daily" else "delivery day"
 
 
-def _figure_html(fig: go.Figure, div_id: str, height: int = 380, by_day: bool = False) -> Markup:
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=60, r=30, t=40, b=50),
-                      legend=dict(orientation="h", y=-0.2))
-    if by_day:  # monthly series: one tick per day, no clock times
-        fig.update_xaxes(type="date", tickformat="%d %b", dtick=86_400_000)
-    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOTLY_CONFIG))
+def _production_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
+    x = s["x"]
+    data = [_bar(x, s[f"{source}_mwh"], source, SOURCE_COLOURS[source]) for source in INFEED_SOURCES[:4]]
+    data.append(_line(x, s["latest_forecast_mwh"], "latest forecast", {"color": "#2166ac"}))
+    data.append(_line(x, s["tradeable_forecast_mwh"], "tradeable forecast", {"color": "#762a83", "dash": "dash"}))
+    layout = {"barmode": "stack", "xaxis": _title(_axis_title(report)), "yaxis": _title("MWh")}
+    return _chart("chart-production", data, layout, by_day=report.kind == "monthly")
 
 
-def _production_chart(report: Report, scope: str) -> Markup:
-    s = _rounded(report.production_series.filter(pl.col("scope") == scope))
-    x = _x(s["t"].to_list())
-    fig = go.Figure()
-    for source in INFEED_SOURCES[:4]:
-        fig.add_bar(x=x, y=s[f"{source}_mwh"].to_list(), name=source, marker_color=SOURCE_COLOURS[source])
-    fig.add_scatter(x=x, y=s["latest_forecast_mwh"].to_list(), name="latest forecast", mode="lines",
-                    line=dict(color="#2166ac"))
-    fig.add_scatter(x=x, y=s["tradeable_forecast_mwh"].to_list(), name="tradeable forecast", mode="lines",
-                    line=dict(color="#762a83", dash="dash"))
-    fig.update_layout(barmode="stack", xaxis_title=_axis_title(report), yaxis_title="MWh")
-    return _figure_html(fig, "chart-production", by_day=report.kind == "monthly")
+def _error_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
+    x = s["x"]
+    data = [_bar(x, s["latest_error_mwh"], "latest forecast error", "#2166ac"),
+            _bar(x, s["tradeable_error_mwh"], "tradeable forecast error", "#762a83")]
+    layout = {"barmode": "group", "yaxis": _title("forecast - measured (MWh)"),
+              "xaxis": _title("hour (UTC)" if report.kind == "daily" else "delivery day")}
+    return _chart("chart-forecast-error", data, layout, by_day=report.kind == "monthly")
 
 
-def _error_chart(report: Report, scope: str) -> Markup:
-    s = _rounded(report.error_series.filter(pl.col("scope") == scope))
-    x = _x(s["t"].to_list())
-    fig = go.Figure()
-    fig.add_bar(x=x, y=s["latest_error_mwh"].to_list(), name="latest forecast error", marker_color="#2166ac")
-    fig.add_bar(x=x, y=s["tradeable_error_mwh"].to_list(), name="tradeable forecast error", marker_color="#762a83")
-    fig.update_layout(barmode="group", yaxis_title="forecast - measured (MWh)",
-                      xaxis_title="hour (UTC)" if report.kind == "daily" else "delivery day")
-    return _figure_html(fig, "chart-forecast-error", by_day=report.kind == "monthly")
+def _trading_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
+    x = s["x"]
+    data = [
+        _bar(x, s["revenue_eur"], "PnL (EUR)", "#4393c3", xaxis="x", yaxis="y"),
+        _line(x, s["vwap_private"], "our VWAP", {"color": "#d6604d"}, mode="lines+markers", xaxis="x", yaxis="y2"),
+        _line(x, s["vwap_public"], "market VWAP", {"color": "#4d4d4d", "dash": "dot"}, xaxis="x", yaxis="y2"),
+    ]
+    return _chart("chart-trading", data, _secondary_y_layout(report, "PnL (EUR)", "EUR/MWh"),
+                  by_day=report.kind == "monthly")
 
 
-def _trading_chart(report: Report) -> Markup:
-    s = _rounded(report.trading_series)
-    x = _x(s["t"].to_list())
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(x=x, y=s["revenue_eur"].to_list(), name="PnL (EUR)", marker_color="#4393c3", secondary_y=False)
-    fig.add_scatter(x=x, y=s["vwap_private"].to_list(), name="our VWAP", mode="lines+markers",
-                    line=dict(color="#d6604d"), secondary_y=True)
-    fig.add_scatter(x=x, y=s["vwap_public"].to_list(), name="market VWAP", mode="lines",
-                    line=dict(color="#4d4d4d", dash="dot"), secondary_y=True)
-    fig.update_yaxes(title_text="PnL (EUR)", secondary_y=False)
-    fig.update_yaxes(title_text="EUR/MWh", secondary_y=True)
-    fig.update_xaxes(title_text=_axis_title(report))
-    return _figure_html(fig, "chart-trading", by_day=report.kind == "monthly")
-
-
-def _imbalance_chart(report: Report, scope: str, internal: bool) -> Markup:
-    s = _rounded(report.imbalance_series.filter(pl.col("scope") == scope))
-    x = _x(s["t"].to_list())
+def _imbalance_chart(report: Report, s: dict[str, list[Any]], internal: bool) -> Markup:
+    x = s["x"]
     if not internal:
-        fig = go.Figure()
-        fig.add_bar(x=x, y=s["imbalance_mwh"].to_list(), name="imbalance (MWh)", marker_color="#8073ac")
-        fig.update_layout(xaxis_title=_axis_title(report), yaxis_title="MWh (positive = long)")
-        return _figure_html(fig, "chart-imbalance", by_day=report.kind == "monthly")
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(x=x, y=s["imbalance_mwh"].to_list(), name="net imbalance (MWh)", marker_color="#8073ac",
-                secondary_y=False)
-    fig.add_scatter(x=x, y=s["imbalance_cost_eur"].to_list(), name="net settlement (EUR)", mode="lines",
-                    line=dict(color="#b2182b"), secondary_y=True)
-    fig.add_scatter(x=x, y=s["standalone_cost_eur"].to_list(), name="stand-alone sum (EUR)", mode="lines",
-                    line=dict(color="#f4a582", dash="dot"), secondary_y=True)
-    fig.update_yaxes(title_text="MWh (positive = long)", secondary_y=False)
-    fig.update_yaxes(title_text="cost (EUR)", secondary_y=True)
-    fig.update_xaxes(title_text=_axis_title(report))
-    return _figure_html(fig, "chart-imbalance", by_day=report.kind == "monthly")
+        data = [_bar(x, s["imbalance_mwh"], "imbalance (MWh)", "#8073ac")]
+        layout = {"xaxis": _title(_axis_title(report)), "yaxis": _title("MWh (positive = long)")}
+        return _chart("chart-imbalance", data, layout, by_day=report.kind == "monthly")
+    data = [
+        _bar(x, s["imbalance_mwh"], "net imbalance (MWh)", "#8073ac", xaxis="x", yaxis="y"),
+        _line(x, s["imbalance_cost_eur"], "net settlement (EUR)", {"color": "#b2182b"}, xaxis="x", yaxis="y2"),
+        _line(x, s["standalone_cost_eur"], "stand-alone sum (EUR)", {"color": "#f4a582", "dash": "dot"},
+              xaxis="x", yaxis="y2"),
+    ]
+    return _chart("chart-imbalance", data, _secondary_y_layout(report, "MWh (positive = long)", "cost (EUR)"),
+                  by_day=report.kind == "monthly")
 
 
 def _money_chart(report: Report) -> Markup:
@@ -221,25 +326,24 @@ def _money_chart(report: Report) -> Markup:
         ("imbalance cost", -(m.get("imbalance_cost_eur") or 0.0), "relative"),
         ("margin", m.get("margin_eur"), "total"),
     ]
-    fig = go.Figure(go.Waterfall(
-        x=[s[0] for s in steps], y=[None if s[1] is None else round(s[1], 6) + 0.0 for s in steps],
-        measure=[s[2] for s in steps],
-        text=[fmt_eur(s[1]) for s in steps], textposition="outside",
-    ))
-    fig.update_layout(yaxis_title="EUR", showlegend=False)
-    return _figure_html(fig, "chart-money")
+    data = [{
+        "type": "waterfall", "x": [s[0] for s in steps],
+        "y": [None if s[1] is None else round(s[1], 6) + 0.0 for s in steps],
+        "measure": [s[2] for s in steps], "text": [fmt_eur(s[1]) for s in steps], "textposition": "outside",
+    }]
+    return _chart("chart-money", data, {"yaxis": _title("EUR"), "showlegend": False})
 
 
-def _completeness_chart(report: Report, scope: str) -> Markup:
-    c = report.completeness.filter(pl.col("scope") != PORTFOLIO) if scope == PORTFOLIO else \
-        report.completeness.filter(pl.col("scope") == scope)
-    fig = go.Figure()
+def _completeness_chart(report: Report) -> Markup:
+    """The portfolio's chart: one stacked bar per asset."""
+    c = report.completeness.filter(pl.col("scope") != PORTFOLIO)
+    data = []
     for source in INFEED_SOURCES:
         part = c.filter(pl.col("source") == source)
-        fig.add_bar(y=part["scope"].to_list(), x=part["n_qh"].to_list(), name=source, orientation="h",
-                    marker_color=SOURCE_COLOURS[source])
-    fig.update_layout(barmode="stack", xaxis_title="asset-QHs", yaxis=dict(autorange="reversed"))
-    return _figure_html(fig, "chart-completeness", height=max(260, 40 + 28 * c["scope"].n_unique()))
+        data.append(_bar(part["n_qh"].to_list(), part["scope"].to_list(), source, SOURCE_COLOURS[source],
+                         orientation="h"))
+    layout = {"barmode": "stack", "xaxis": _title("asset-QHs"), "yaxis": {"autorange": "reversed"}}
+    return _chart("chart-completeness", data, layout, height=max(260, 40 + 28 * c["scope"].n_unique()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,11 +457,10 @@ def _asset_table(report: Report) -> Table:
 
 
 def _completeness_table(report: Report, scope: str) -> Table:
-    c = report.completeness.filter(pl.col("scope") == scope)
     rows = [
         [r["source"], f"{r['n_qh']:,}", fmt_pct(None if r["n_qh_share"] is None else r["n_qh_share"] * 100),
          fmt_mwh(r["energy_mwh"])]
-        for r in c.iter_rows(named=True)
+        for r in report.rows("completeness", scope)
     ]
     return ["source", "asset-QHs", "share of QHs", "energy"], rows
 
@@ -369,8 +472,32 @@ def _section(title: str, note: str, chart: Markup | None, table: Table) -> dict[
 
 
 @lru_cache(maxsize=1)
-def _plotly_js() -> str:
-    return get_plotlyjs()
+def _plotly_js() -> bytes:
+    return get_plotlyjs().encode("utf-8")
+
+
+# the parts of plotly's ``plotly_white`` template the charts use (bar, scatter and waterfall traces)
+_TEMPLATE_TRACES = ("bar", "scatter", "waterfall")
+
+
+@lru_cache(maxsize=1)
+def _chart_setup() -> Markup:
+    """The page's one script that draws a chart: plotly_white and the config, then ``Plotly.newPlot``."""
+    import plotly.io as pio  # the template registry loads its JSON files on first use
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    template = {"data": {k: v for k, v in white.get("data", {}).items() if k in _TEMPLATE_TRACES},
+                "layout": white.get("layout", {})}
+    return Markup(
+        f"const PLOTLY_TEMPLATE = {_json(template)};\n"
+        f"const PLOTLY_CONFIG = {_json(PLOTLY_CONFIG)};\n"
+        "function drawChart(id, data, layout) {\n"
+        "  if (!window.Plotly) { document.getElementById(id).textContent = "
+        "'The chart needs plotly.min.js next to this file.'; return; }\n"
+        "  layout.template = PLOTLY_TEMPLATE;\n"
+        "  Plotly.newPlot(id, data, layout, PLOTLY_CONFIG);\n"
+        "}"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -396,7 +523,10 @@ th:first-child, td:first-child { text-align: left; }
 .note { color: #555; font-size: .9rem; }
 nav a { margin-right: .8rem; }
 </style>
-<script type="text/javascript">{{ plotlyjs }}</script>
+<script src="{{ bundle }}"></script>
+<script>
+{{ chart_setup }}
+</script>
 </head>
 <body>
 <h1 id="report-title">{{ title }}</h1>

@@ -2,7 +2,8 @@
 
 A customer logs in with its token, opens its asset's daily report (rendered from a test warehouse
 by the report code itself) and its invoice, and the test reads what is on the screen: the charts
-and the summary are there, and the other customer's asset and invoice are not.
+(drawn by the folder's plotly.min.js, served by the portal) and the summary are there, and the
+other customer's asset and invoice are not. The same report also opens from disk, offline.
 
 Chromium must be installed (``apt-get install -y chromium``); without it this test fails.
 """
@@ -26,7 +27,7 @@ from pypdf import PdfReader
 
 from flexpower_assets.portal.app import create_app
 from flexpower_assets.portal.tokens import TokenStore
-from flexpower_assets.reports import build_daily_report, load_report_inputs, render_report_html, report_path
+from flexpower_assets.reports import build_daily_report, load_report_inputs, render_reports
 from resources.warehouse import Warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,13 +92,12 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def portal(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     data_dir = tmp_path / "data"
     warehouse = data_dir / "warehouse" / "flexpower.duckdb"
     write_warehouse(warehouse)
     report = build_daily_report(DAY, load_report_inputs(Warehouse(warehouse), DAY, DAY))
-    for scope in report.scopes:
-        render_report_html(report, report_path(data_dir, "daily", DAY, scope), scope)
+    render_reports(report, data_dir)
     write_invoice_pdf(data_dir / "invoices" / "2025-06" / "INV-CON-A-2025-06-v1.pdf", "INV-CON-A-2025-06", "119.00")
     write_invoice_pdf(data_dir / "invoices" / "2025-06" / "INV-CON-B-2025-06-v1.pdf", "INV-CON-B-2025-06", "238.00")
     store = TokenStore(data_dir / "portal")
@@ -114,19 +114,19 @@ def portal(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             pytest.fail("the portal did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", tokens
+        yield f"http://127.0.0.1:{port}", tokens, data_dir
     finally:
         server.should_exit = True
         thread.join(timeout=10)
 
 
-def test_a_customer_sees_its_report_and_invoice_and_nothing_else(portal: tuple[str, dict[str, str]]) -> None:
+def test_a_customer_sees_its_report_and_invoice_and_nothing_else(portal: tuple[str, dict[str, str], Path]) -> None:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y chromium` "
                     "(`.ci/run` does this when it is missing)")
     from playwright.sync_api import sync_playwright
 
-    base, tokens = portal
+    base, tokens, data_dir = portal
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -145,15 +145,21 @@ def test_a_customer_sees_its_report_and_invoice_and_nothing_else(portal: tuple[s
             assert "WND-B" not in page.content() and "bob" not in page.content()
 
             # the report: summary and drawn charts, the asset's own figures only
-            page.click("#reports a:has-text('SOL-A')")
+            with page.expect_response(f"{base}/reports/daily/2025-06-08/plotly.min.js") as bundle:
+                page.click("#reports a:has-text('SOL-A')")
+            assert bundle.value.status == 200  # plotly.js from the report's folder, through the portal
             page.wait_for_url(f"{base}/reports/daily/2025-06-08/SOL-A")
             assert page.locator("#report-title").inner_text() == "Daily performance report 2025-06-08 - asset SOL-A"
             summary = page.locator("#summary").inner_text()
             assert "What happened" in summary and "asset SOL-A produced 0.550 MWh" in summary
             # 4 QHs of 400, 500, 600, 700 kW: (400 + 500 + 600 + 700) / 4000 = 0.55 MWh
             page.wait_for_selector("#chart-production .main-svg")
-            drawn = page.locator(".plotly-graph-div .main-svg").count()
+            drawn = page.locator(".plotly-graph-div.js-plotly-plot .main-svg").count()
             assert page.locator(".plotly-graph-div").count() == 3 and drawn >= 3
+            # the production chart holds the asset's 4 QHs: 6 traces (4 sources, 2 forecasts)
+            assert page.evaluate("document.getElementById('chart-production').data.length") == 6
+            # the first trace is the final production: 400, 500, 600, 700 kW / 4000 = MWh per QH
+            assert page.evaluate("document.getElementById('chart-production').data[0].y") == [0.1, 0.125, 0.15, 0.175]
             text = page.locator("body").inner_text()
             assert "WND-B" not in text and "Trading" not in text and "margin" not in text.lower()
 
@@ -175,6 +181,14 @@ def test_a_customer_sees_its_report_and_invoice_and_nothing_else(portal: tuple[s
                 answer = page.goto(f"{base}{url}")
                 assert answer.status == 404 and page.locator("body").inner_text() == '{"detail":"Not Found"}'
             assert page.request.get(f"{base}/invoices/INV-CON-B-2025-06/pdf").status == 404
+
+            # the report folder opens from disk too, offline: its plotly.min.js is next to it
+            offline = browser.new_page()
+            offline.route("http*://**", lambda route: route.abort())  # no network at all
+            offline.goto((data_dir / "reports" / "daily" / "2025-06-08" / "SOL-A.html").as_uri())
+            offline.wait_for_selector("#chart-imbalance .main-svg")
+            assert offline.locator(".plotly-graph-div.js-plotly-plot").count() == 3
+            offline.close()
 
             # logging out ends the session
             page.goto(f"{base}/")

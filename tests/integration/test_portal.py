@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from flexpower_assets.portal.app import SESSION_COOKIE, create_app
 from flexpower_assets.portal.audit import AuditLog, verify_audit_log
 from flexpower_assets.portal.commands import token_group
-from flexpower_assets.portal.policy import Gate, NotFound, Policy
+from flexpower_assets.portal.policy import Gate, NotFound, Policy, Principal
 from flexpower_assets.portal.tokens import TokenStore
 from resources.warehouse import Warehouse
 
@@ -148,7 +148,14 @@ def write_documents(data_dir: Path) -> None:
             html = data_dir / "reports" / kind / period / f"{scope}.html"
             html.parent.mkdir(parents=True, exist_ok=True)
             html.write_text(f"<html><body>REPORT {kind} {period} {scope}</body></html>")
+        (data_dir / "reports" / kind / period / "plotly.min.js").write_text(bundle_text(kind, period))
     (data_dir.parent / "secret.txt").write_text(SECRET)
+    (data_dir / "plotly.min.js").write_text(SECRET)  # outside the report folders: never served
+
+
+def bundle_text(kind: str, period: str) -> str:
+    """A stand-in for plotly.js in one report folder (the renderer writes the real one)."""
+    return f"/* plotly.js of {kind} {period} */ window.Plotly = {{}};\n"
 
 
 @dataclass
@@ -233,6 +240,8 @@ ENDPOINTS: list[tuple[str, set[str], set[str]]] = [
     ("/reports/monthly/2025-06/portfolio", {"admin", "trader", "finance"}, {"operations", "alice"}),
     ("/reports/monthly/2025-06/SOL-A", EVERYONE, set()),
     ("/reports/monthly/2025-06/WND-B", {"admin", "trader", "operations", "finance"}, {"alice"}),
+    ("/reports/daily/2025-06-08/plotly.min.js", EVERYONE, set()),
+    ("/reports/monthly/2025-06/plotly.min.js", EVERYONE, set()),
 ]
 PUBLIC = ["/login", "/docs", "/openapi.json"]
 
@@ -317,6 +326,35 @@ def test_an_asset_changing_owner_is_split_by_contract_day(client: TestClient, wo
                              "/reports/monthly/2025-06/SOL-A"}
 
 
+def test_the_plotly_bundle_of_a_report_folder(client: TestClient, world: World) -> None:
+    # the route serves the folder's library, not a report of an asset called "plotly.min.js"
+    r = client.get("/reports/daily/2025-06-08/plotly.min.js", headers=as_(world, "alice"))
+    assert r.status_code == 200 and r.text == bundle_text("daily", "2025-06-08")
+    assert r.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert r.headers["cache-control"] == "private, max-age=3600"  # everything else: no-store
+    assert client.get("/reports/monthly/2025-06/plotly.min.js", headers=as_(world, "alice")).text == \
+        bundle_text("monthly", MONTH)
+    # not logged in: 401, as for every report
+    assert client.get("/reports/daily/2025-06-08/plotly.min.js").status_code == 401
+    # a customer gets it only for a period in which it may open a report: bob owns WND-B from
+    # 2025-06-09, carol until then, and neither gets June's WND-B report
+    for who, url in (("bob", "/reports/daily/2025-06-08/plotly.min.js"),
+                     ("carol", "/reports/daily/2025-06-09/plotly.min.js"),
+                     ("carol", "/reports/monthly/2025-06/plotly.min.js")):
+        _same_answer(client.get(url, headers=as_(world, who)),
+                     client.get("/reports/daily/2031-01-01/plotly.min.js", headers=as_(world, who)))
+    assert client.get("/reports/daily/2025-06-09/plotly.min.js", headers=as_(world, "bob")).status_code == 200
+    # a folder without the library, and names that are not a period, are not found
+    (world.data_dir / "reports" / "daily" / "2025-06-09" / "plotly.min.js").unlink()
+    for url in ("/reports/daily/2025-06-09/plotly.min.js", "/reports/daily/2025-06/plotly.min.js",
+                "/reports/weekly/2025-06-08/plotly.min.js", "/reports/daily/plotly.min.js"):
+        assert client.get(url, headers=as_(world, "admin")).status_code == 404, url
+    # and the report route does not take the library for a scope either
+    with pytest.raises(NotFound):
+        Gate(Policy.load(), Warehouse(world.warehouse), world.data_dir).report_file(
+            Principal("ada", "admin"), "daily", "2025-06-08", "plotly.min.js")
+
+
 def test_date_filters(client: TestClient, world: World) -> None:
     body = _data(client, world, "admin", "best_of_infeed", "?from=2025-06-09&to=2025-06-09")
     assert body["rows"] == 2 and {r["delivery_day"] for r in body["data"]} == {"2025-06-09"}
@@ -398,6 +436,10 @@ TRAVERSALS = [
     "/reports/%2e%2e/%2e%2e/secret.txt",
     "/reports/daily/2025-06-08/%2Fetc%2Fpasswd",
     "/reports/daily/2025-06-08/..%5C..%5Csecret",
+    "/reports/%2e%2e/%2e%2e/plotly.min.js",
+    "/reports/daily/..%2F..%2F..%2Fsecret.txt%00/plotly.min.js",
+    "/reports/daily/2025-06-08/..%2F..%2F..%2Fplotly.min.js",
+    "/reports/daily/2025-06-08/..%2Fplotly.min.js",
     "/invoices/..%2F..%2Fsecret.txt/pdf",
     "/invoices/%2e%2e/pdf",
     "/invoices/%2Fetc%2Fpasswd/pdf",
@@ -467,12 +509,14 @@ def test_every_request_leaves_one_audit_record(client: TestClient, world: World)
         ("/api/datasets/best_of_infeed?from=x", "admin", 400),
         ("/docs", None, 200),
         (TRAVERSALS[0], "admin", 404),
+        ("/reports/daily/2025-06-08/plotly.min.js", "alice", 200),
+        ("/reports/daily/2025-06-08/plotly.min.js", "bob", 404),
     ]
     for url, who, status in calls:
         assert client.get(url, headers=as_(world, who) if who else {}).status_code == status
     records = log.records()[before:]
     assert len(records) == len(calls)
-    users = {"alice": "alice", "admin": "ada", None: None}
+    users = {"alice": "alice", "admin": "ada", "bob": "bob", None: None}
     for record, (url, who, status) in zip(records, calls, strict=True):
         assert record["status"] == status
         assert record["decision"] == ("allow" if status < 400 else "deny")
@@ -481,6 +525,7 @@ def test_every_request_leaves_one_audit_record(client: TestClient, world: World)
         assert record["ts"].endswith("+00:00")
     assert records[1]["resource"] == "dataset:trading_pnl" and "may not read" in records[1]["reason"]
     assert records[2]["resource"] == "invoice:INV-CON-B-2025-06"
+    assert records[7]["resource"] == records[8]["resource"] == "report-bundle:daily/2025-06-08"
     assert verify_audit_log(log.path).ok
 
 

@@ -6,13 +6,16 @@ Every example is on delivery day 2025-06-08, whose first QH starts at 2025-06-07
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
+from plotly.offline import get_plotlyjs
 
 from flexpower_assets.domain.reporting import (
     PORTFOLIO,
@@ -23,7 +26,14 @@ from flexpower_assets.domain.reporting import (
     quarter_hours_of_day,
     report_markdown_summary,
 )
-from flexpower_assets.reports import render_report_html, report_html, report_path
+from flexpower_assets.reports import (
+    plotly_bundle_path,
+    render_report_html,
+    render_reports,
+    report_html,
+    report_path,
+    write_plotly_bundle,
+)
 from resources.warehouse import Warehouse
 
 DAY = date(2025, 6, 8)
@@ -348,6 +358,9 @@ def test_report_files_are_reproducible_and_asset_reports_hold_one_asset(tmp_path
     assert first.read_bytes() == second.read_bytes()
     html = first.read_text()
     assert html.count('class="plotly-graph-div"') == 3 and 'id="chart-production"' in html
+    # plotly.js is loaded from the folder, not embedded: one script element with a source
+    assert re.findall(r"<script[^>]*\bsrc=\"([^\"]+)\"", html) == ["plotly.min.js"]
+    assert plotly_bundle_path(first.parent).read_bytes() == get_plotlyjs().encode("utf-8")
     assert "asset SOL-A1 produced 0.250 MWh" in html  # (100 + 200 + 300 + 400) / 4000
     assert "WND-B2" not in html  # the other asset appears nowhere, not even in the chart data
     assert 'id="trading"' not in html and "<td>margin</td>" not in html and "imbalance cost" not in html
@@ -376,3 +389,60 @@ def test_load_report_inputs_reads_the_period_from_the_warehouse(tmp_path: Path) 
     assert frames.contracts["asset_id"].to_list() == ["A"] and frames.trading_pnl.height == 0
     report = build_daily_report(DAY, frames)
     assert report.row("production", "A")["production_mwh"] == pytest.approx(0.25)
+
+
+def _charts(html: str) -> dict[str, tuple[list[dict], dict]]:
+    """The figures of a report page: div id -> (plotly.js traces, layout)."""
+    found = re.findall(r'drawChart\("([^"]+)", (\[.*?\]), (\{.*?\})\);</script>', html)
+    return {div: (json.loads(data), json.loads(layout)) for div, data, layout in found}
+
+
+def test_render_reports_writes_every_scope_and_one_plotly_per_folder(tmp_path: Path) -> None:
+    report = build_daily_report(DAY, _example())
+    paths = render_reports(report, tmp_path)
+    folder = tmp_path / "reports" / "daily" / "2025-06-08"
+    assert paths == [folder / "portfolio.html", folder / "SOL-A1.html", folder / "WND-B2.html"]
+    assert sorted(f.name for f in folder.iterdir()) == ["SOL-A1.html", "WND-B2.html", "plotly.min.js", "portfolio.html"]
+    assert (folder / "plotly.min.js").read_bytes() == get_plotlyjs().encode("utf-8")
+    first = {p.name: p.read_bytes() for p in folder.iterdir()}
+    again = render_reports(build_daily_report(DAY, _example()), tmp_path)
+    assert again == paths and {p.name: p.read_bytes() for p in folder.iterdir()} == first  # byte-identical
+    # the same files as one scope at a time
+    assert render_report_html(report, tmp_path / "one" / "SOL-A1.html", "SOL-A1").read_bytes() == first["SOL-A1.html"]
+
+    # the charts are plotly.js figures with the report's numbers
+    sol = _charts(first["SOL-A1.html"].decode())
+    assert sorted(sol) == ["chart-forecast-error", "chart-imbalance", "chart-production"]
+    traces, layout = sol["chart-production"]
+    final = next(t for t in traces if t["name"] == "final")
+    # 100, 200, 300, 400 kW over a QH: kW / 4000 MWh
+    assert (final["type"], final["y"]) == ("bar", [0.025, 0.05, 0.075, 0.1])
+    assert final["x"] == ["2025-06-07 22:00", "2025-06-07 22:15", "2025-06-07 22:30", "2025-06-07 22:45"]
+    assert layout["barmode"] == "stack" and layout["yaxis"] == {"title": {"text": "MWh"}}
+    errors = _charts(first["SOL-A1.html"].decode())["chart-forecast-error"][0]
+    # one UTC hour: tradeable 150 + 150 + 300 + 500 - (100 + 200 + 300 + 400) = 100 kW-QHs = 0.025 MWh
+    assert [t["y"] for t in errors] == [[0.0075], [0.025]]  # latest: 10 - 10 + 30 + 0 = 30 kW-QHs
+    money = _charts(first["portfolio.html"].decode())["chart-money"][0][0]
+    assert money["type"] == "waterfall" and money["measure"][-1] == "total"
+    assert "WND-B2" not in first["SOL-A1.html"].decode()
+
+
+def test_the_plotly_bundle_is_written_only_when_missing_or_different(tmp_path: Path) -> None:
+    bundle = write_plotly_bundle(tmp_path)
+    assert bundle == plotly_bundle_path(tmp_path) == tmp_path / "plotly.min.js"
+    inode = bundle.stat().st_ino
+    # an identical copy is left alone; a new copy would be a new file (written aside, then renamed)
+    assert write_plotly_bundle(tmp_path).stat().st_ino == inode
+    bundle.write_text("/* an older plotly.js */")
+    assert write_plotly_bundle(tmp_path).read_bytes() == get_plotlyjs().encode("utf-8")
+    assert bundle.stat().st_ino != inode
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["plotly.min.js"]  # no temporary file left
+
+
+def test_chart_data_cannot_end_the_script_element() -> None:
+    frames = ReportInputs(contracts=pl.DataFrame([contract("A</script><b>")]))
+    portfolio = report_html(build_daily_report(DAY, frames), PORTFOLIO)
+    traces = _charts(portfolio)["chart-completeness"][0]
+    assert traces[0]["y"] == ["A</script><b>"]  # the asset id in the chart, as data
+    assert "A</script>" not in portfolio and "A\\u003c/script\\u003e\\u003cb\\u003e" in portfolio
+

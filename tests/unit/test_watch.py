@@ -12,7 +12,7 @@ UTC = timezone.utc
 
 
 def landing_file(name: str, arrived_ns: int) -> LandingFile:
-    return LandingFile(path=Path(name), relative=name, kind=None, size_bytes=1, mtime_ns=arrived_ns,
+    return LandingFile(root="/landing", relative=name, kind=None, size_bytes=1, mtime_ns=arrived_ns,
                        arrived_ns=arrived_ns)
 
 
