@@ -1,7 +1,7 @@
 """Raw layer: for each source, the accepted rows that concern one delivery day.
 
 Every raw asset first brings the landing catalog up to date for its file kinds (a no-op when
-nothing new arrived), then selects from the staging tables the rows whose delivery time falls
+nothing new arrived), then selects from the staged rows (Parquet) the rows whose delivery time falls
 in the partition's window, from accepted files only, with the ``file_id`` they came from.
 Supersede rules (which snapshot, which correction, which estimate) are applied by the core and
 published assets through the domain functions, so the raw layer keeps every candidate row.

@@ -43,7 +43,7 @@ import polars as pl
 
 from flexpower_assets.domain.time import UTC, delivery_day_of
 from flexpower_assets.parsers.errors import InputFileError
-from flexpower_assets.parsers.registry import FILE_KINDS, FileKind, classify
+from flexpower_assets.parsers.registry import FILE_KINDS, KINDS_BY_NAME, FileKind, classify
 from resources.warehouse import Warehouse, file_lock
 
 CATALOG = "landing.files"
@@ -170,15 +170,19 @@ def file_sha256(path: Path) -> str:
 
 def parse_file(file: LandingFile) -> pl.DataFrame:
     """Parse one file with the parser of its kind (raises ``InputFileError``)."""
-    if file.kind is None:
-        raise InputFileError(file.path, "not a recognised inbound file: no file kind has this folder "
-                                        "and name pattern")
+    return _parse_path(file.kind, file.path)
+
+
+def _parse_path(kind: FileKind | None, path: Path) -> pl.DataFrame:
+    if kind is None:
+        raise InputFileError(path, "not a recognised inbound file: no file kind has this folder "
+                                   "and name pattern")
     try:
-        return file.kind.parse(file.path)
+        return kind.parse(path)
     except InputFileError:
         raise
     except Exception as error:  # a parser bug must not lose the other files: record it
-        raise InputFileError(file.path, f"unexpected parser failure: {error!r}") from error
+        raise InputFileError(path, f"unexpected parser failure: {error!r}") from error
 
 
 @dataclass
@@ -190,7 +194,6 @@ class ParsedChunk:
     both are computed in the worker so the main process does no per-row work.
     """
 
-    files: list[LandingFile]
     sha256: list[str]
     errors: dict[int, InputFileError]
     per_file: dict[int, dict]
@@ -215,17 +218,23 @@ def _per_file_stats(kind: str | None, rows: pl.DataFrame) -> dict[int, dict]:
     column = TIME_COLUMN.get(kind)
     if column is None:
         counts = rows.group_by("file_index").agg(n_rows=pl.len())
-        return {i: {"n_rows": n, "delivery_days": []} for i, n in zip(counts["file_index"], counts["n_rows"])}
+        return {i: {"n_rows": n} for i, n in zip(counts["file_index"], counts["n_rows"])}
     stats = rows.group_by("file_index").agg(
         n_rows=pl.len(), first_delivery_start=pl.col(column).min(), last_delivery_start=pl.col(column).max(),
         reach=REACH.get(kind, pl.col(column)).max(),
     ).with_columns(first_day=delivery_day_of(pl.col("first_delivery_start")), last_day=delivery_day_of(pl.col("reach")))
-    found = {}
-    for i, n, first, last, first_day, last_day in stats.select(
-            "file_index", "n_rows", "first_delivery_start", "last_delivery_start", "first_day", "last_day").iter_rows():
-        days = [first_day + timedelta(days=d) for d in range((last_day - first_day).days + 1)]
-        found[i] = {"n_rows": n, "first_delivery_start": first, "last_delivery_start": last, "delivery_days": days}
-    return found
+    return {i: {"n_rows": n, "first_delivery_start": first, "last_delivery_start": last,
+                "first_day": first_day, "last_day": last_day}
+            for i, n, first, last, first_day, last_day in stats.select(
+                "file_index", "n_rows", "first_delivery_start", "last_delivery_start", "first_day", "last_day",
+            ).iter_rows()}
+
+
+def _days(stats: dict) -> list[date]:
+    first, last = stats.get("first_day"), stats.get("last_day")
+    if first is None:
+        return []
+    return [first + timedelta(days=d) for d in range((last - first).days + 1)]
 
 
 def file_id_of(relative: str, sha256: str, registered_at: datetime) -> int:
@@ -249,18 +258,19 @@ def _stage(rows: pl.DataFrame, kind: str, staging: Path, chunk_name: str) -> Non
     for day, part in groups.items():
         folder = staging / kind / day
         folder.mkdir(parents=True, exist_ok=True)
-        part.write_parquet(folder / f"{chunk_name}.parquet", statistics=True)
+        part.write_parquet(folder / f"{chunk_name}.parquet", compression="lz4", statistics=True)
 
 
-def parse_chunk(files: list[LandingFile], staging: Path, registered_at: datetime,
+def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, registered_at: datetime,
                 skip: dict[str, str]) -> ParsedChunk:
     """Hash and parse files of one kind, and stage the rows of those that may be accepted.
 
-    ``skip`` maps paths to content (sha256) that will not be accepted again (unchanged
-    re-deliveries), so their rows are not written twice.
+    Runs in a worker process: it receives names and sends back per-file figures only (the rows
+    go to Parquet directly). ``skip`` maps paths to content (sha256) that will not be accepted
+    again (unchanged re-deliveries), so their rows are not written twice.
     """
-    kind = files[0].kind
-    paths = [f.path for f in files]
+    kind = KINDS_BY_NAME.get(kind_name)
+    paths = [Path(root, relative) for relative in relatives]
     shas = [file_sha256(path) for path in paths]
     errors: dict[int, InputFileError] = {}
     if kind is not None and kind.read_batch is not None:
@@ -269,39 +279,41 @@ def parse_chunk(files: list[LandingFile], staging: Path, registered_at: datetime
         errors = {index_of[str(e.path)]: e for e in batch_errors}
     else:
         frames = []
-        for i, file in enumerate(files):
+        for i, path in enumerate(paths):
             try:
-                frames.append(parse_file(file).with_columns(file_index=pl.lit(i, dtype=pl.Int32)))
+                frames.append(_parse_path(kind, path).with_columns(file_index=pl.lit(i, dtype=pl.Int32)))
             except InputFileError as error:
                 errors[i] = error
         rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(
             schema={"file_index": pl.Int32})
-    file_ids = {i: file_id_of(f.relative, sha, registered_at) for i, (f, sha) in enumerate(zip(files, shas))
-                if i not in errors and skip.get(f.relative) != sha}
+    file_ids = {i: file_id_of(relative, sha, registered_at) for i, (relative, sha) in enumerate(zip(relatives, shas))
+                if i not in errors and skip.get(relative) != sha}
     rows = rows.filter(pl.col("file_index").is_in(list(file_ids)))
-    per_file = _per_file_stats(kind.name if kind else None, rows)
+    per_file = _per_file_stats(kind_name, rows)
     if rows.height:
         staged = rows.with_columns(
             file_id=pl.col("file_index").replace_strict(file_ids, return_dtype=pl.Int64)).drop("file_index")
-        _stage(staged, kind.name, staging, f"{registered_at:%Y%m%dT%H%M%S%f}-{abs(next(iter(file_ids.values())))}")
-    return ParsedChunk(files=files, sha256=shas, errors=errors, per_file=per_file, file_ids=file_ids)
+        _stage(staged, kind_name, staging, f"{registered_at:%Y%m%dT%H%M%S%f}-{abs(next(iter(file_ids.values())))}")
+    return ParsedChunk(sha256=shas, errors=errors, per_file=per_file, file_ids=file_ids)
 
 
 def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetime, skip: dict[str, str],
-                 workers: int = 2) -> Iterator[ParsedChunk]:
+                 workers: int = 2) -> Iterator[tuple[list[LandingFile], ParsedChunk]]:
     """Parse files in chunks of one kind, across ``workers`` processes when there are many."""
     groups: dict[str, list[LandingFile]] = {}
     for file in files:
         groups.setdefault(file.kind.name if file.kind else "", []).append(file)
     chunks = [group[i:i + CHUNK_FILES] for group in groups.values() for i in range(0, len(group), CHUNK_FILES)]
-    parse = partial(parse_chunk, staging=staging, registered_at=registered_at, skip=skip)
+    tasks = [(chunk[0].kind.name if chunk[0].kind else "", chunk[0].root, [f.relative for f in chunk],
+              staging, registered_at, {f.relative: skip[f.relative] for f in chunk if f.relative in skip})
+             for chunk in chunks]
     if workers > 1 and len(files) >= PARALLEL_FROM_FILES and len(chunks) > 1:
         context = multiprocessing.get_context("spawn")
         # one polars thread per worker: the workers already fill the cores
         with _environment(POLARS_MAX_THREADS="1"), ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            yield from pool.map(parse, chunks)
+            yield from zip(chunks, pool.map(parse_chunk, *zip(*tasks)))
     else:
-        yield from map(parse, chunks)
+        yield from zip(chunks, (parse_chunk(*task) for task in tasks))
 
 
 @contextmanager
@@ -322,7 +334,7 @@ def _environment(**values: str) -> Iterator[None]:
 def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
     """Delivery days a file's rows feed (empty for kinds whose rows carry no delivery time)."""
     stats = _per_file_stats(kind, frame.with_columns(file_index=pl.lit(0, dtype=pl.Int32)))
-    return list(stats[0]["delivery_days"]) if stats else []
+    return _days(stats[0]) if stats else []
 
 
 def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,
@@ -384,13 +396,13 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
     # and a crash half-way leaves whole files registered (the rest is picked up next time)
     skip = {path: row["sha256"] for path, row in current.items()}
     pending = Registrations()
-    for chunk in parse_chunks(changed, staging_dir(warehouse), now, skip, workers=workers):
-        _decide(chunk, current, accepted_sha, report, now, pending)
+    for files, chunk in parse_chunks(changed, staging_dir(warehouse), now, skip, workers=workers):
+        _decide(files, chunk, current, accepted_sha, report, now, pending)
         if len(pending.records) >= RECORD_BATCH:
             _record(warehouse, pending)
             pending = Registrations()
         if progress:
-            progress(len(chunk.files))
+            progress(len(files))
     _record(warehouse, pending)
     return report
 
@@ -404,10 +416,10 @@ class Registrations:
     replaced: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _decide(chunk: ParsedChunk, current: dict[str, dict], accepted_sha: set[tuple[str, str]],
-            report: SyncReport, now: datetime, pending: Registrations) -> None:
+def _decide(files: list[LandingFile], chunk: ParsedChunk, current: dict[str, dict],
+            accepted_sha: set[tuple[str, str]], report: SyncReport, now: datetime, pending: Registrations) -> None:
     """Each file's status: touched (same bytes again), rejected, duplicate or accepted."""
-    for index, (file, sha) in enumerate(zip(chunk.files, chunk.sha256)):
+    for index, (file, sha) in enumerate(zip(files, chunk.sha256)):
         previous = current.get(file.relative)
         if previous is not None and previous["sha256"] == sha:
             pending.touched.append((file.relative, file.mtime_ns))  # same bytes re-dropped: a no-op
@@ -420,10 +432,10 @@ def _decide(chunk: ParsedChunk, current: dict[str, dict], accepted_sha: set[tupl
         elif (file.name, sha) in accepted_sha:
             record |= {"status": "duplicate", "error": "same name and content as an already accepted file"}
         else:
-            stats = chunk.per_file.get(index, {"n_rows": 0, "delivery_days": []})
-            record |= {"status": "accepted", **{k: v for k, v in stats.items() if k != "file_index"}}
+            stats = chunk.per_file.get(index, {"n_rows": 0})
+            record |= {"status": "accepted", **stats}
             accepted_sha.add((file.name, sha))
-            report.days_by_kind.setdefault(file.kind.name, set()).update(stats["delivery_days"])
+            report.days_by_kind.setdefault(file.kind.name, set()).update(_days(stats))
             report.new_rows_by_kind[file.kind.name] += stats["n_rows"]
             if previous is not None:
                 pending.replaced.append((file.relative, record["file_id"]))
@@ -438,7 +450,12 @@ def _record(warehouse: Warehouse, pending: Registrations) -> None:
     with warehouse.writer() as conn:
         _ensure_catalog(conn)
         if pending.records:
-            catalog_rows = pl.DataFrame(pending.records, schema=CATALOG_COLUMNS).to_arrow()  # noqa: F841
+            schema = {**{k: v for k, v in CATALOG_COLUMNS.items() if k != "delivery_days"},
+                      "first_day": pl.Date, "last_day": pl.Date}
+            columns = {name: [record.get(name) for record in pending.records] for name in schema}
+            catalog_rows = (pl.DataFrame(columns, schema=schema)  # noqa: F841 (read by DuckDB)
+                            .with_columns(delivery_days=pl.date_ranges("first_day", "last_day"))
+                            .drop("first_day", "last_day").to_arrow())
             conn.execute(f"insert into {CATALOG} by name select * from catalog_rows")
         for path, file_id in pending.replaced:
             # every earlier accepted content of the path, also one before a rejected re-delivery
@@ -460,7 +477,7 @@ def _catalog_row(file: LandingFile, sha256: str, now: datetime, file_id: int | N
         "arrived_at": datetime.fromtimestamp(file.arrived_ns / 1e9, UTC),
         "registered_at": now,
         "status": None, "error": None, "error_line": None, "n_rows": None,
-        "first_delivery_start": None, "last_delivery_start": None, "delivery_days": None,
+        "first_delivery_start": None, "last_delivery_start": None, "first_day": None, "last_day": None,
     }
 
 
