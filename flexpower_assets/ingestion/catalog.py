@@ -189,14 +189,14 @@ def _parse_path(kind: FileKind | None, path: Path) -> pl.DataFrame:
 class ParsedChunk:
     """Up to ``CHUNK_FILES`` files of one kind, parsed (and their good rows staged) together.
 
-    ``per_file`` has one entry per good file (``n_rows, first_delivery_start,
-    last_delivery_start, delivery_days``), ``file_ids`` the id under which its rows were staged;
+    ``per_file`` has one row per staged file (``n_rows``, first and last delivery time and day),
+    ``file_ids`` the id under which its rows were staged;
     both are computed in the worker so the main process does no per-row work.
     """
 
     sha256: list[str]
     errors: dict[int, InputFileError]
-    per_file: dict[int, dict]
+    per_file: pl.DataFrame
     file_ids: dict[int, int]
 
 
@@ -206,35 +206,39 @@ def _with_day(frame: pl.DataFrame, column: str, name: str = "day") -> pl.DataFra
     return frame.join(lookup, on=column, how="left")
 
 
-def _per_file_stats(kind: str | None, rows: pl.DataFrame) -> dict[int, dict]:
-    """Rows, first and last delivery time and the days spanned, per file of a chunk.
+PER_FILE_COLUMNS = {"file_index": pl.Int32, "n_rows": pl.Int64, "first_delivery_start": pl.Datetime("us", "UTC"),
+                    "last_delivery_start": pl.Datetime("us", "UTC"), "first_day": pl.Date, "last_day": pl.Date}
+
+
+def _per_file_stats(kind: str | None, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows, first and last delivery time and the days spanned, one row per file of a chunk.
 
     The days are the span from the first row's day to the day the last row reaches into: every
     inbound series is contiguous in time, and one time-zone conversion per file instead of per
     row keeps this cheap for ~100k forecast files.
     """
     if rows.is_empty():
-        return {}
+        return pl.DataFrame(schema=PER_FILE_COLUMNS)
     column = TIME_COLUMN.get(kind)
     if column is None:
-        counts = rows.group_by("file_index").agg(n_rows=pl.len())
-        return {i: {"n_rows": n} for i, n in zip(counts["file_index"], counts["n_rows"])}
-    stats = rows.group_by("file_index").agg(
-        n_rows=pl.len(), first_delivery_start=pl.col(column).min(), last_delivery_start=pl.col(column).max(),
-        reach=REACH.get(kind, pl.col(column)).max(),
-    ).with_columns(first_day=delivery_day_of(pl.col("first_delivery_start")), last_day=delivery_day_of(pl.col("reach")))
-    return {i: {"n_rows": n, "first_delivery_start": first, "last_delivery_start": last,
-                "first_day": first_day, "last_day": last_day}
-            for i, n, first, last, first_day, last_day in stats.select(
-                "file_index", "n_rows", "first_delivery_start", "last_delivery_start", "first_day", "last_day",
-            ).iter_rows()}
+        stats = rows.group_by("file_index").agg(n_rows=pl.len())
+    else:
+        stats = rows.group_by("file_index").agg(
+            n_rows=pl.len(), first_delivery_start=pl.col(column).min(),
+            last_delivery_start=pl.col(column).max(), reach=REACH.get(kind, pl.col(column)).max(),
+        ).with_columns(first_day=delivery_day_of(pl.col("first_delivery_start")),
+                       last_day=delivery_day_of(pl.col("reach")))
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in PER_FILE_COLUMNS.items()
+               if name not in stats.columns]
+    return stats.with_columns(missing).select([pl.col(n).cast(t) for n, t in PER_FILE_COLUMNS.items()])
 
 
-def _days(stats: dict) -> list[date]:
-    first, last = stats.get("first_day"), stats.get("last_day")
-    if first is None:
+def _days(per_file: pl.DataFrame) -> list[date]:
+    """Every day spanned by some file of ``per_file``."""
+    spans = per_file.filter(pl.col("first_day").is_not_null())
+    if spans.is_empty():
         return []
-    return [first + timedelta(days=d) for d in range((last - first).days + 1)]
+    return spans.select(pl.date_ranges("first_day", "last_day").explode().unique().sort()).to_series().to_list()
 
 
 def file_id_of(relative: str, sha256: str, registered_at: datetime) -> int:
@@ -333,8 +337,7 @@ def _environment(**values: str) -> Iterator[None]:
 
 def file_days(kind: str, frame: pl.DataFrame) -> list[date]:
     """Delivery days a file's rows feed (empty for kinds whose rows carry no delivery time)."""
-    stats = _per_file_stats(kind, frame.with_columns(file_index=pl.lit(0, dtype=pl.Int32)))
-    return _days(stats[0]) if stats else []
+    return _days(_per_file_stats(kind, frame.with_columns(file_index=pl.lit(0, dtype=pl.Int32))))
 
 
 def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,
@@ -398,7 +401,7 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
     pending = Registrations()
     for files, chunk in parse_chunks(changed, staging_dir(warehouse), now, skip, workers=workers):
         _decide(files, chunk, current, accepted_sha, report, now, pending)
-        if len(pending.records) >= RECORD_BATCH:
+        if pending.n_records >= RECORD_BATCH:
             _record(warehouse, pending)
             pending = Registrations()
         if progress:
@@ -411,36 +414,72 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
 class Registrations:
     """Catalog changes decided but not yet written."""
 
-    records: list[dict] = field(default_factory=list)
+    records: list[pl.DataFrame] = field(default_factory=list)
     touched: list[tuple[str, int]] = field(default_factory=list)
     replaced: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def n_records(self) -> int:
+        return sum(frame.height for frame in self.records)
 
 
 def _decide(files: list[LandingFile], chunk: ParsedChunk, current: dict[str, dict],
             accepted_sha: set[tuple[str, str]], report: SyncReport, now: datetime, pending: Registrations) -> None:
-    """Each file's status: touched (same bytes again), rejected, duplicate or accepted."""
+    """Each file's status: touched (same bytes again), rejected, duplicate or accepted.
+
+    The loop decides; the catalog rows are built column-wise in one frame per chunk.
+    """
+    columns: dict[str, list] = {name: [] for name in ("file_index", "path", "kind", "size_bytes", "mtime_ns",
+                                                     "sha256", "file_id", "arrived_ns", "status", "error",
+                                                     "error_line")}
     for index, (file, sha) in enumerate(zip(files, chunk.sha256)):
         previous = current.get(file.relative)
         if previous is not None and previous["sha256"] == sha:
             pending.touched.append((file.relative, file.mtime_ns))  # same bytes re-dropped: a no-op
             continue
-        record = _catalog_row(file, sha, now, chunk.file_ids.get(index))
+        file_id = chunk.file_ids.get(index)
+        if file_id is None:
+            file_id = file_id_of(file.relative, sha, now)
         error = chunk.errors.get(index)
+        kind = file.kind.name if file.kind else None
+        message = line = None
         if error is not None:
-            record |= {"status": "rejected", "error": str(error), "error_line": error.line}
-            report.rejected.append((file.relative, str(error)))
+            status, message, line = "rejected", str(error), error.line
+            report.rejected.append((file.relative, message))
         elif (file.name, sha) in accepted_sha:
-            record |= {"status": "duplicate", "error": "same name and content as an already accepted file"}
+            status, message = "duplicate", "same name and content as an already accepted file"
         else:
-            stats = chunk.per_file.get(index, {"n_rows": 0})
-            record |= {"status": "accepted", **stats}
+            status = "accepted"
             accepted_sha.add((file.name, sha))
-            report.days_by_kind.setdefault(file.kind.name, set()).update(_days(stats))
-            report.new_rows_by_kind[file.kind.name] += stats["n_rows"]
             if previous is not None:
-                pending.replaced.append((file.relative, record["file_id"]))
-        report.counts[(record["kind"] or "unrecognised", record["status"])] += 1
-        pending.records.append(record)
+                pending.replaced.append((file.relative, file_id))
+        report.counts[(kind or "unrecognised", status)] += 1
+        for name, value in (("file_index", index), ("path", file.relative), ("kind", kind),
+                            ("size_bytes", file.size_bytes), ("mtime_ns", file.mtime_ns), ("sha256", sha),
+                            ("file_id", file_id), ("arrived_ns", file.arrived_ns), ("status", status),
+                            ("error", message), ("error_line", line)):
+            columns[name].append(value)
+    if not columns["path"]:
+        return
+    frame = pl.DataFrame(columns, schema_overrides={"file_index": pl.Int32, "error": pl.String,
+                                                    "error_line": pl.Int64, "kind": pl.String})
+    accepted_stats = chunk.per_file.join(frame.filter(pl.col("status") == "accepted").select("file_index"),
+                                         on="file_index", how="semi")
+    if files[0].kind is not None and accepted_stats.height:
+        kind = files[0].kind.name
+        report.days_by_kind.setdefault(kind, set()).update(_days(accepted_stats))
+        report.new_rows_by_kind[kind] += int(accepted_stats["n_rows"].sum())
+    frame = frame.join(chunk.per_file, on="file_index", how="left").with_columns(
+        n_rows=pl.when(pl.col("status") == "accepted").then(pl.col("n_rows").fill_null(0)),
+        arrived_at=pl.from_epoch("arrived_ns", time_unit="ns").dt.cast_time_unit("us").dt.replace_time_zone("UTC"),
+        registered_at=pl.lit(now, dtype=pl.Datetime("us", "UTC")),
+        delivery_days=pl.when(pl.col("status") == "accepted").then(pl.date_ranges("first_day", "last_day")),
+    )
+    not_accepted = pl.col("status") != "accepted"
+    frame = frame.with_columns(
+        [pl.when(not_accepted).then(None).otherwise(pl.col(c)).alias(c)
+         for c in ("first_delivery_start", "last_delivery_start")])
+    pending.records.append(frame.select([pl.col(n).cast(t) for n, t in CATALOG_COLUMNS.items()]))
 
 
 def _record(warehouse: Warehouse, pending: Registrations) -> None:
@@ -450,12 +489,7 @@ def _record(warehouse: Warehouse, pending: Registrations) -> None:
     with warehouse.writer() as conn:
         _ensure_catalog(conn)
         if pending.records:
-            schema = {**{k: v for k, v in CATALOG_COLUMNS.items() if k != "delivery_days"},
-                      "first_day": pl.Date, "last_day": pl.Date}
-            columns = {name: [record.get(name) for record in pending.records] for name in schema}
-            catalog_rows = (pl.DataFrame(columns, schema=schema)  # noqa: F841 (read by DuckDB)
-                            .with_columns(delivery_days=pl.date_ranges("first_day", "last_day"))
-                            .drop("first_day", "last_day").to_arrow())
+            catalog_rows = pl.concat(pending.records).to_arrow()  # noqa: F841 (read by DuckDB)
             conn.execute(f"insert into {CATALOG} by name select * from catalog_rows")
         for path, file_id in pending.replaced:
             # every earlier accepted content of the path, also one before a rejected re-delivery
@@ -464,21 +498,6 @@ def _record(warehouse: Warehouse, pending: Registrations) -> None:
         for path, mtime_ns in pending.touched:
             conn.execute(f"update {CATALOG} set mtime_ns = ? where path = ? and registered_at = "
                          f"(select max(registered_at) from {CATALOG} where path = ?)", [mtime_ns, path, path])
-
-
-def _catalog_row(file: LandingFile, sha256: str, now: datetime, file_id: int | None) -> dict:
-    return {
-        "path": file.relative,
-        "kind": file.kind.name if file.kind else None,
-        "size_bytes": file.size_bytes,
-        "mtime_ns": file.mtime_ns,
-        "sha256": sha256,
-        "file_id": file_id if file_id is not None else file_id_of(file.relative, sha256, now),
-        "arrived_at": datetime.fromtimestamp(file.arrived_ns / 1e9, UTC),
-        "registered_at": now,
-        "status": None, "error": None, "error_line": None, "n_rows": None,
-        "first_delivery_start": None, "last_delivery_start": None, "first_day": None, "last_day": None,
-    }
 
 
 def _ensure_catalog(conn) -> None:

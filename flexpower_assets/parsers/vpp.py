@@ -355,12 +355,17 @@ def _utc(microseconds: pl.Expr) -> pl.Expr:
 FORECAST_NAMES = {"delivery_start": "start", "version": "version", "power_kw": "power"}
 
 
-def parse_forecast(path: Path) -> pl.DataFrame:
-    """The rows of one forecast file (see ``read_forecast_batch``), without ``file_index``."""
-    frame, errors = read_forecast_batch([Path(path)])
+def _one_file(read_batch, path: Path) -> pl.DataFrame:
+    """One file through its batch reader: its rows without ``file_index``, or its error raised."""
+    frame, errors = read_batch([Path(path)])
     if errors:
         raise errors[0]
     return frame.drop(FILE_INDEX)
+
+
+def parse_forecast(path: Path) -> pl.DataFrame:
+    """The rows of one forecast file (see ``read_forecast_batch``), without ``file_index``."""
+    return _one_file(read_forecast_batch, path)
 
 
 def read_forecast_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFileError]]:
@@ -457,10 +462,7 @@ LIVE_NAMES = {"timestamp": "timestamp", "power_kw": "value", "quality": "quality
 
 def parse_live(path: Path) -> pl.DataFrame:
     """The points of one live file (see ``read_live_batch``), without ``file_index``."""
-    frame, errors = read_live_batch([Path(path)])
-    if errors:
-        raise errors[0]
-    return frame.drop(FILE_INDEX)
+    return _one_file(read_live_batch, path)
 
 
 def read_live_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFileError]]:
