@@ -28,6 +28,7 @@ from schedules.jobs import daily_job, daily_reports_job, daily_selection, monthl
 from schedules.schedules import schedules
 from schedules.sensors import SOURCE_KINDS, build_landing_sensor
 
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *report_assets]
 
 
@@ -60,7 +61,7 @@ def build_defs(settings: Settings | None = None,
         schedules=schedules,
         sensors=sensors,
         resources=resources,
-        executor=dg.in_process_executor,
+        executor=EXECUTORS[settings.executor],
     )
 
 

@@ -16,6 +16,7 @@ class Settings:
     warehouse_path: Path
     data_dir: Path
     parse_workers: int = 2
+    executor: str = "in_process"  # or "multiprocess": a process per step (measured slower here)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -23,5 +24,6 @@ class Settings:
         warehouse = Path(os.environ.get("FLEXPOWER_WAREHOUSE", DATA_DIR / "warehouse" / "flexpower.duckdb"))
         data_dir = Path(os.environ.get("FLEXPOWER_DATA_DIR", DATA_DIR))
         workers = int(os.environ.get("FLEXPOWER_PARSE_WORKERS", "2"))
+        executor = os.environ.get("FLEXPOWER_EXECUTOR", "in_process")
         return cls(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve(),
-                   data_dir=data_dir.resolve(), parse_workers=workers)
+                   data_dir=data_dir.resolve(), parse_workers=workers, executor=executor)
