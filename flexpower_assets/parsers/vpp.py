@@ -2,9 +2,12 @@
 
 Forecasts and live data are columnar documents (``key``, ``column_ids``, ``units``,
 ``values``): columns are read by name and their units checked. A day brings ~100,000 forecast
-files, so the batch readers check each document as a whole in plain Python, build one polars
-frame for the whole batch, check the values there and validate once; only a file that fails is
-walked value by value, to word its error. A bad file never drops rows of another file.
+files, so the batch readers check each document as a whole in plain Python (a document laid
+out as documented passes with a few comparisons; any other is checked step by step, which
+words its problem), turn the values into polars columns a few dozen documents at a time, build
+one frame for the whole batch, check the values there and validate once; only a file that
+fails is read again and walked value by value, to word its error. A bad file never drops rows
+of another file.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pandera.errors
 import pandera.polars as pa
@@ -37,12 +41,19 @@ LIVE_UNITS = {"timestamp": "ms", "value": "kW", "quality": "factor"}
 FILE_INDEX = "file_index"
 UTC_US = pl.Datetime("us", "UTC")
 MAX_EPOCH_MS = 2**53 / 1000  # beyond this, float milliseconds lose microseconds
+MAX_WHOLE_MS = 9_007_199_254_741  # the least integer >= MAX_EPOCH_MS
 
 #: ForecastRow without its key check: a batch holds one file per (asset, version), checked
 #: when the files are read, and each file's starts are checked distinct, so pandera's costly
 #: uniqueness pass over millions of rows would find nothing.
 _FORECAST_VALUES = copy.deepcopy(ForecastRow.to_schema())
 _FORECAST_VALUES.unique = None
+
+#: LivePoint without its key check, for a batch shown free of repeated keys without it: the
+#: files of one asset do not overlap (``_drop_overlapping``) and the timestamps of each file
+#: strictly increase (``_rising_in_each_file``). Any other batch gets pandera's full check.
+_LIVE_VALUES = copy.deepcopy(LivePoint.to_schema())
+_LIVE_VALUES.unique = None
 
 
 # --- technical data -------------------------------------------------------------------------
@@ -152,9 +163,23 @@ def _load(path: Path) -> object:
         raise InputFileError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
 
 
+def _load_quickly(path: Path) -> object:
+    """The parsed document, or None if the file is not valid JSON (``_load`` then words why)."""
+    with open(path, "rb", buffering=0) as file:
+        raw = file.readall()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _columnar(path: Path, units: dict[str, str], optional: frozenset[str] = frozenset()) -> _Columnar:
     """Read a columnar document and check its key, column names, units and column lengths."""
-    doc = _load(path)
+    return _columnar_of(path, _load(path), units, optional)
+
+
+def _columnar_of(path: Path, doc: object, units: dict[str, str], optional: frozenset[str]) -> _Columnar:
+    """Check a parsed columnar document: its key, column names, units and column lengths."""
     if not isinstance(doc, dict):
         raise InputFileError(path, "expected a JSON object", location="$")
     asset = _asset_of(path, doc.get("key"))
@@ -192,6 +217,34 @@ def _columnar(path: Path, units: dict[str, str], optional: frozenset[str] = froz
     return _Columnar(asset, {name: index[name] for name in columns}, columns, len(columns[first]))
 
 
+def _layout(units: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The ``column_ids`` and ``units`` of a document laid out exactly as ``units`` lists them."""
+    return list(units), list(units.values())
+
+
+def _in_layout(doc: object, layout: tuple[list[str], list[str]]) -> tuple[str, list[list]] | None:
+    """The asset and columns of a document in ``layout`` (same columns, same order, same units,
+    all of one length), which ``_columnar_of`` would accept as it is; None for any other
+    document, which ``_columnar_of`` then checks in detail."""
+    column_ids, units = layout
+    if type(doc) is not dict or doc.get("column_ids") != column_ids or doc.get("units") != units:
+        return None
+    key, values = doc.get("key"), doc.get("values")
+    if type(key) is not dict or type(values) is not list or len(values) != len(column_ids) \
+            or type(values[0]) is not list:
+        return None
+    length = len(values[0])
+    for column in values:
+        if type(column) is not list or len(column) != length:
+            return None
+    asset, entity = key.get("asset_id"), key.get("entity_id")
+    if asset is None:
+        asset = entity
+    elif entity is not None and entity != asset:
+        return None
+    return (asset, values) if type(asset) is str and asset else None
+
+
 def _asset_of(path: Path, key: object) -> str:
     """The asset named in ``key.asset_id`` or, in some files, ``key.entity_id``."""
     if not isinstance(key, dict):
@@ -224,6 +277,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+#: The types of the values that ``_is_number`` accepts or a nullable column may hold, as orjson
+#: makes them (``bool`` is a type of its own).
+NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
 Rule = Callable[[dict[str, object]], "tuple[str, str] | None"]
 
 
@@ -242,47 +300,125 @@ def _first_bad_value(path: Path, doc: _Columnar, rule: Rule, nullable: frozenset
     return InputFileError(path, "a value fails the checks of its batch")
 
 
-class _Batch:
-    """The documents of a batch read so far and one error per rejected file, by file index."""
+#: Rows gathered before they become polars columns: the values of a few dozen documents are
+#: converted while still in the CPU caches and then released, which roughly halves the cost of
+#: reading a batch against converting (and freeing) all of them at the end.
+CHUNK_ROWS = 16_384
 
-    def __init__(self, paths: list[Path]) -> None:
+
+class _Batch:
+    """The documents of a batch: the columns of every document accepted as a whole, and one
+    error per rejected file, by file index.
+
+    ``convert`` names the columns to keep and turns a list of their values into a polars
+    series. Only the values are kept: a document in which the batch frame later finds a problem
+    is read again (or taken from the ``_Columnar`` its detailed check made) to word it.
+    """
+
+    def __init__(self, paths: list[Path], units: dict[str, str],
+                 convert: dict[str, Callable[[list], pl.Series]],
+                 optional: frozenset[str] = frozenset()) -> None:
         self.paths = [p if isinstance(p, Path) else Path(p) for p in paths]
-        self.docs: dict[int, _Columnar] = {}
+        self.units, self.optional, self.convert = units, optional, convert
+        self.kept: list[int] = []            # file index of each kept document, in order
+        self.assets: list[str] = []
+        self.lengths: list[int] = []
+        self.sources: dict[int, _Columnar | None] = {}
         self.errors: dict[int, InputFileError] = {}
+        self._pending: dict[str, list] = {name: [] for name in convert}
+        self._pending_rows = 0
+        self._chunks: dict[str, list[pl.Series]] = {name: [] for name in convert}
+
+    def keep(self, i: int, source: _Columnar | None, asset: str, columns: list[list]) -> None:
+        """Keep document ``i`` with its columns in the order of ``convert``."""
+        self.kept.append(i)
+        self.assets.append(asset)
+        self.lengths.append(len(columns[0]))
+        self.sources[i] = source
+        for pending, column in zip(self._pending.values(), columns):
+            pending.extend(column)
+        self._pending_rows += len(columns[0])
+        if self._pending_rows >= CHUNK_ROWS:
+            self._convert_pending()
+
+    def _convert_pending(self) -> None:
+        for name, values in self._pending.items():
+            self._chunks[name].append(self.convert[name](values))
+            self._pending[name] = []
+        self._pending_rows = 0
+
+    def column(self, name: str) -> pl.Series:
+        """Column ``name`` of every kept document, document after document (chunks read as
+        Int64 and as Float64 meet as Float64)."""
+        self._convert_pending()
+        chunks = self._chunks[name]
+        if len({chunk.dtype for chunk in chunks}) > 1:
+            chunks = [chunk.cast(pl.Float64) for chunk in chunks]
+        return pl.concat(chunks, rechunk=True) if chunks else self.convert[name]([])
 
     def reject(self, i: int, error: InputFileError) -> None:
         self.errors[i] = error
-        self.docs.pop(i, None)
+        self.sources.pop(i, None)
 
     def sorted_errors(self) -> list[InputFileError]:
         return [self.errors[i] for i in sorted(self.errors)]
 
-    def frame(self, names: list[str], per_file: dict[str, pl.Series] | None = None) -> pl.DataFrame:
-        """The named columns of every document (Float64, null where not a number), with
-        ``file_index``, ``asset_id`` and the ``per_file`` values (one per document, in order)
-        repeated on every row of their document."""
-        columns: dict[str, list] = {name: [] for name in names}
-        for doc in self.docs.values():
-            for name in names:
-                columns[name].extend(doc.values.get(name) or [None] * doc.length)
-        counts = pl.Series([doc.length for doc in self.docs.values()], dtype=pl.Int64)
-        repeated = {
-            FILE_INDEX: pl.Series(list(self.docs), dtype=pl.Int32),
-            "asset_id": pl.Series([doc.asset_id for doc in self.docs.values()], dtype=pl.String),
-            **(per_file or {}),
-        }
-        frame = pl.DataFrame({name: pl.Series(values, dtype=pl.Float64, strict=False)
-                              for name, values in columns.items()})
-        return frame.with_columns(
-            [values.repeat_by(counts).explode().drop_nulls().alias(name) for name, values in repeated.items()]
-        )
+    def columnar(self, i: int) -> _Columnar:
+        """Kept document ``i`` as checked by ``_columnar_of`` (read again if it passed at once)."""
+        return self.sources[i] or _columnar(self.paths[i], self.units, self.optional)
+
+    def reject_worded(self, i: int, word: Callable[..., InputFileError], *args: object) -> None:
+        """Reject kept document ``i`` with the error ``word(path, columnar, *args)`` finds in it
+        (or the one that reading it again raises, should the file have changed meanwhile)."""
+        try:
+            error = word(self.paths[i], self.columnar(i), *args)
+        except InputFileError as changed:
+            error = changed
+        self.reject(i, error)
+
+    def frame(self, columns: dict[str, pl.Series], per_file: dict[str, list] | None = None) -> pl.DataFrame:
+        """``columns`` (one value per row of every kept document) with ``file_index``,
+        ``asset_id`` and the ``per_file`` values (one per kept document) repeated on every row
+        of their document."""
+        repeat = np.asarray(self.lengths, dtype=np.int64)
+        owner = np.repeat(np.arange(len(self.kept), dtype=np.uint32), repeat)
+        return pl.DataFrame({
+            **columns,
+            FILE_INDEX: np.repeat(np.asarray(self.kept, dtype=np.int32), repeat),
+            "asset_id": pl.Series(self.assets, dtype=pl.String).gather(owner),
+            **{name: np.repeat(np.asarray(values, dtype=np.int64), repeat)
+               for name, values in (per_file or {}).items()},
+        })
+
+    def reject_repeats(self, values: pl.Series, column: str) -> None:
+        """Reject each kept document whose ``column`` (read as ``values``) holds a value twice.
+
+        Values that strictly increase within a document cannot repeat (equal values read as
+        equal numbers or null), so only the other documents are looked at one by one.
+        """
+        numbers = values.cast(pl.Float64).to_numpy()  # null -> NaN, which compares False
+        ends = np.cumsum(np.asarray(self.lengths, dtype=np.int64))
+        rising = numbers[1:] > numbers[:-1]
+        first_rows = ends[:-1][(ends[:-1] > 0) & (ends[:-1] < len(numbers))]
+        rising[first_rows - 1] = True  # a document's first row follows another document
+        for k in np.unique(np.searchsorted(ends, np.flatnonzero(~rising) + 1, side="right")).tolist():
+            i = self.kept[k]
+            try:
+                _reject_repeats(self.paths[i], self.columnar(i), column)
+            except InputFileError as error:
+                self.reject(i, error)
+
+    def without_rejected(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` without the rows of files rejected since it was built."""
+        rejected = [i for i in self.kept if i not in self.sources]
+        return frame.filter(~pl.col(FILE_INDEX).is_in(rejected)) if rejected else frame
 
     def drop_bad_rows(self, frame: pl.DataFrame, bad_row: pl.Expr, rule: Rule,
                       nullable: frozenset[str] = frozenset()) -> pl.DataFrame:
         """Reject every file with a row where ``bad_row`` holds (or is null)."""
         bad = frame.filter(bad_row.fill_null(True))[FILE_INDEX].unique().to_list()
         for i in bad:
-            self.reject(i, _first_bad_value(self.paths[i], self.docs[i], rule, nullable))
+            self.reject_worded(i, _first_bad_value, rule, nullable)
         return frame.filter(~pl.col(FILE_INDEX).is_in(bad)) if bad else frame
 
     def validate(self, frame: pl.DataFrame, model: type[pa.DataFrameModel], schema: pa.DataFrameSchema,
@@ -299,23 +435,24 @@ class _Batch:
                     raise
                 for i in culprits:
                     part = frame.filter(pl.col(FILE_INDEX) == i).drop(FILE_INDEX)
-                    self.reject(i, self._problem_alone(i, part, model, names))
+                    self.reject_worded(i, _problem_alone, part, model, names)
                 frame = frame.filter(~pl.col(FILE_INDEX).is_in(culprits))
         return schema.validate(conform(frame, model), lazy=True)
 
-    def _problem_alone(self, i: int, part: pl.DataFrame, model: type[pa.DataFrameModel],
-                       names: dict[str, str]) -> InputFileError:
-        doc = self.docs[i]
-        first = next(iter(doc.index))
 
-        def location(row: int, column: str | None) -> str:
-            return f"values[{doc.index.get(names.get(column or '', first), doc.index[first])}][{row}]"
+def _problem_alone(path: Path, doc: _Columnar, part: pl.DataFrame, model: type[pa.DataFrameModel],
+                   names: dict[str, str]) -> InputFileError:
+    """The pandera failure of one file's rows ``part``, validated alone, at its JSON location."""
+    first = next(iter(doc.index))
 
-        try:
-            validate(part, model)
-        except pandera.errors.SchemaErrors as errors:
-            return schema_problem(self.paths[i], part, model, errors, names=names, location=location)
-        return InputFileError(self.paths[i], "rows clash with another file of the same batch")
+    def location(row: int, column: str | None) -> str:
+        return f"values[{doc.index.get(names.get(column or '', first), doc.index[first])}][{row}]"
+
+    try:
+        validate(part, model)
+    except pandera.errors.SchemaErrors as errors:
+        return schema_problem(path, part, model, errors, names=names, location=location)
+    return InputFileError(path, "rows clash with another file of the same batch")
 
 
 @contextmanager
@@ -331,19 +468,36 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _numbers(values: list) -> pl.Series:
+    """Values as Float64, null where one is not a number."""
+    return pl.Series(values, dtype=pl.Float64, strict=False)
+
+
+def _epoch_ms_values(values: list) -> pl.Series:
+    """Epoch milliseconds as written: Int64 if all are integers (read exactly), else ``_numbers``."""
+    try:
+        return pl.Series(values, dtype=pl.Int64)
+    except (TypeError, OverflowError, pl.exceptions.PolarsError):
+        return _numbers(values)
+
+
 def _epoch_us(column: str) -> pl.Expr:
     """Float epoch milliseconds as integer microseconds (null where out of range)."""
     return pl.when(pl.col(column).abs() < MAX_EPOCH_MS) \
         .then((pl.col(column) * 1000).round().cast(pl.Int64, strict=False))
 
 
-def _whole_ms(column: str) -> pl.Expr:
-    """Float epoch milliseconds as an integer; null where not a whole number or out of range.
+def _whole_ms(column: str, dtype: pl.DataType) -> pl.Expr:
+    """Epoch milliseconds (Int64 or Float64) as an integer; null where not a whole number or
+    out of range.
 
     Integer arithmetic on purpose: polars' float modulo of epoch milliseconds is not exact.
     """
-    whole = pl.when(pl.col(column).abs() < MAX_EPOCH_MS).then(pl.col(column).cast(pl.Int64, strict=False))
-    return pl.when(whole.cast(pl.Float64) == pl.col(column)).then(whole)
+    ms = pl.col(column)
+    if dtype == pl.Int64:  # |ms| < MAX_EPOCH_MS, in integers
+        return pl.when((ms > -MAX_WHOLE_MS) & (ms < MAX_WHOLE_MS)).then(ms).alias(column)
+    whole = pl.when(ms.abs() < MAX_EPOCH_MS).then(ms.cast(pl.Int64, strict=False))
+    return pl.when(whole.cast(pl.Float64) == ms).then(whole).alias(column)
 
 
 def _utc(microseconds: pl.Expr) -> pl.Expr:
@@ -353,6 +507,7 @@ def _utc(microseconds: pl.Expr) -> pl.Expr:
 # --- forecasts ------------------------------------------------------------------------------
 
 FORECAST_NAMES = {"delivery_start": "start", "version": "version", "power_kw": "power"}
+FORECAST_LAYOUT = _layout(FORECAST_UNITS)
 
 
 def _one_file(read_batch, path: Path) -> pl.DataFrame:
@@ -377,27 +532,27 @@ def read_forecast_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFile
     distinct. Per row: ``start`` on a quarter-hour, ``end = start + 15 min``, numbers present.
     A second file of the same asset and version is rejected.
     """
-    batch = _Batch(paths)
-    seen: dict[tuple[str, int], int] = {}
-    versions: dict[int, int] = {}
+    batch = _Batch(paths, FORECAST_UNITS,
+                   {"start": _epoch_ms_values, "end": _epoch_ms_values, "power": _numbers})
+    versions: list[int] = []  # epoch ms of each kept document
+    known: dict[str, int] = {}
     with _gc_paused():
         for i, path in enumerate(batch.paths):
             try:
-                doc, version_ms = _forecast_document(path)
+                source, asset, version_ms, columns = _forecast_document(path, known)
             except InputFileError as error:
                 batch.reject(i, error)
                 continue
-            if (doc.asset_id, version_ms) in seen:
-                other = batch.paths[seen[doc.asset_id, version_ms]].name
-                batch.reject(i, InputFileError(path, f"asset {doc.asset_id!r} at this version was "
-                                               f"already read from {other}"))
-                continue
-            seen[doc.asset_id, version_ms] = i
-            batch.docs[i] = doc
-            versions[i] = version_ms
-    version_us = pl.Series([versions[i] * 1000 for i in batch.docs], dtype=pl.Int64)
-    frame = batch.frame(["start", "end", "power"], per_file={"version": version_us})
-    frame = frame.with_columns(_whole_ms("start").alias("start"), _whole_ms("end").alias("end"))
+            batch.keep(i, source, asset, columns)
+            versions.append(version_ms)
+        start, end, power = batch.column("start"), batch.column("end"), batch.column("power")
+    frame = batch.frame({"start": start, "end": end, "power": power},
+                        per_file={"version": [version_ms * 1000 for version_ms in versions]})
+    # in this order: a file rejected for repeated starts does not count as read
+    batch.reject_repeats(start, "start")
+    _reject_second_versions(batch, versions)
+    frame = batch.without_rejected(frame)
+    frame = frame.with_columns(_whole_ms("start", start.dtype), _whole_ms("end", end.dtype))
     frame = batch.drop_bad_rows(
         frame,
         pl.col("start").is_null() | pl.col("end").is_null() | pl.col("power").is_null()
@@ -414,8 +569,33 @@ def read_forecast_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFile
     return batch.validate(frame, ForecastRow, _FORECAST_VALUES, FORECAST_NAMES), batch.sorted_errors()
 
 
-def _forecast_document(path: Path) -> tuple[_Columnar, int]:
-    """A forecast document checked as a whole, with its version in epoch ms."""
+def _forecast_document(path: Path, known: dict[str, int]) -> tuple[_Columnar | None, str, int, list[list]]:
+    """A forecast file checked as a whole: its ``_Columnar`` (None if it passed at once), its
+    asset, its version in epoch ms and its start, end and power columns. ``known`` caches the
+    versions of file names.
+
+    A document laid out as documented, whose asset and versions agree with its name, passes
+    at once; any other goes through ``_checked_forecast``, which words its problem.
+    """
+    match = FORECAST_NAME.fullmatch(path.name)
+    if match is not None:
+        text = match["version"]
+        version_ms = known.get(text)
+        if version_ms is None:
+            version_ms = known[text] = int(_version_of(path, text).timestamp()) * 1000
+        found = _in_layout(_load_quickly(path), FORECAST_LAYOUT)
+        if found is not None:
+            asset, (start, end, versions, power) = found
+            if asset == match["asset_id"] and versions.count(version_ms) == len(versions):
+                return None, asset, version_ms, [start, end, power]
+    checked, version_ms = _checked_forecast(path)
+    return checked, checked.asset_id, version_ms, [checked.values[name] for name in ("start", "end", "power")]
+
+
+def _checked_forecast(path: Path) -> tuple[_Columnar, int]:
+    """A forecast document checked as a whole, step by step, with its version in epoch ms.
+
+    The repeated starts are checked by ``_Batch.reject_repeats``."""
     name = match_name(path, FORECAST_NAME)
     version = _version_of(path, name["version"])
     doc = _columnar(path, FORECAST_UNITS)
@@ -429,8 +609,21 @@ def _forecast_document(path: Path) -> tuple[_Columnar, int]:
         raise InputFileError(path, f"version {versions[j]!r} ms differs from the file name's version "
                              f"{version:%Y-%m-%d %H:%M} UTC ({version_ms} ms)",
                              location=f"values[{doc.index['version']}][{j}]")
-    _reject_repeats(path, doc, "start")
     return doc, version_ms
+
+
+def _reject_second_versions(batch: _Batch, versions: list[int]) -> None:
+    """Reject a file of an asset and version already read from an earlier file of the batch."""
+    seen: dict[tuple[str, int], int] = {}
+    for i, asset, version_ms in zip(batch.kept, batch.assets, versions):
+        if i not in batch.sources:
+            continue
+        if (asset, version_ms) in seen:
+            other = batch.paths[seen[asset, version_ms]].name
+            batch.reject(i, InputFileError(batch.paths[i], f"asset {asset!r} at this version was "
+                                           f"already read from {other}"))
+            continue
+        seen[asset, version_ms] = i
 
 
 def _version_of(path: Path, text: str) -> dt.datetime:
@@ -458,6 +651,8 @@ def _forecast_rule(row: dict[str, object]) -> tuple[str, str] | None:
 # --- live -----------------------------------------------------------------------------------
 
 LIVE_NAMES = {"timestamp": "timestamp", "power_kw": "value", "quality": "quality"}
+LIVE_OPTIONAL = frozenset({"quality"})
+LIVE_LAYOUT = _layout(LIVE_UNITS)
 
 
 def parse_live(path: Path) -> pl.DataFrame:
@@ -473,38 +668,51 @@ def read_live_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFileErro
     values are measurements and kept; ``quality`` may be absent (null). A file whose time range
     overlaps an earlier file of the same asset in the batch is rejected.
     """
-    batch = _Batch(paths)
+    batch = _Batch(paths, LIVE_UNITS, {"timestamp": _numbers, "value": _numbers, "quality": _numbers},
+                   LIVE_OPTIONAL)
+    bad_quality: list[int] = []  # files whose quality holds something other than a number or null
     with _gc_paused():
         for i, path in enumerate(batch.paths):
             try:
-                match_name(path, LIVE_NAME)
-                doc = _columnar(path, LIVE_UNITS, optional=frozenset({"quality"}))
-                _reject_repeats(path, doc, "timestamp")
-                batch.docs[i] = doc
+                source, asset, columns = _live_document(path)
             except InputFileError as error:
                 batch.reject(i, error)
-    frame = batch.frame(["timestamp", "value", "quality"])
+                continue
+            batch.keep(i, source, asset, columns)
+            if not set(map(type, columns[2])) <= NUMBER_TYPES:
+                bad_quality.append(i)
+        timestamp, value, quality = batch.column("timestamp"), batch.column("value"), batch.column("quality")
+    frame = batch.frame({"timestamp": timestamp, "value": value, "quality": quality})
+    batch.reject_repeats(timestamp, "timestamp")
+    frame = batch.without_rejected(frame).with_columns(_epoch_us("timestamp").alias("timestamp_us"))
     frame = batch.drop_bad_rows(
         frame,
-        _epoch_us("timestamp").is_null() | pl.col("value").is_null() | _quality_is_not_number(batch),
-        _live_rule, nullable=frozenset({"quality"}),
+        pl.col("timestamp_us").is_null() | pl.col("value").is_null() | pl.col(FILE_INDEX).is_in(bad_quality),
+        _live_rule, nullable=LIVE_OPTIONAL,
     )
     frame = frame.select(
         "asset_id",
-        _utc(_epoch_us("timestamp")).alias("timestamp"),
+        _utc(pl.col("timestamp_us")).alias("timestamp"),
         pl.col("value").alias("power_kw"),
         "quality",
         FILE_INDEX,
     )
     frame = _drop_overlapping(batch, frame)
-    return batch.validate(frame, LivePoint, LivePoint.to_schema(), LIVE_NAMES), batch.sorted_errors()
+    schema = _LIVE_VALUES if _rising_in_each_file(frame, "timestamp") else LivePoint.to_schema()
+    return batch.validate(frame, LivePoint, schema, LIVE_NAMES), batch.sorted_errors()
 
 
-def _quality_is_not_number(batch: _Batch) -> pl.Expr:
-    """Rows of files whose quality column holds something other than a number or null."""
-    bad = [i for i, doc in batch.docs.items()
-           if any(v is not None and not _is_number(v) for v in doc.values.get("quality", ()))]
-    return pl.col(FILE_INDEX).is_in(bad)
+def _live_document(path: Path) -> tuple[_Columnar | None, str, list[list]]:
+    """A live file checked as a whole: its ``_Columnar`` (None if it passed at once), its asset
+    and its columns in the order of LIVE_UNITS (a missing quality as nulls). Repeated
+    timestamps are checked by ``_Batch.reject_repeats``."""
+    match_name(path, LIVE_NAME)
+    found = _in_layout(_load_quickly(path), LIVE_LAYOUT)
+    if found is not None:
+        return None, *found
+    checked = _columnar(path, LIVE_UNITS, LIVE_OPTIONAL)
+    return checked, checked.asset_id, [checked.values.get(name) or [None] * checked.length
+                                       for name in LIVE_UNITS]
 
 
 def _live_rule(row: dict[str, object]) -> tuple[str, str] | None:
@@ -513,20 +721,45 @@ def _live_rule(row: dict[str, object]) -> tuple[str, str] | None:
     return None
 
 
+def _file_rows(frame: pl.DataFrame) -> np.ndarray:
+    """The first row of each file in ``frame``, whose rows come file after file."""
+    file_index = frame[FILE_INDEX].to_numpy()
+    if not len(file_index):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, file_index[1:] != file_index[:-1]])
+
+
+def _rising_in_each_file(frame: pl.DataFrame, column: str) -> bool:
+    """Whether ``column`` strictly increases from row to row within each file of ``frame``."""
+    values = frame[column].to_physical().to_numpy()
+    rising = values[1:] > values[:-1]
+    rising[_file_rows(frame)[1:] - 1] = True
+    return bool(rising.all())
+
+
 def _drop_overlapping(batch: _Batch, frame: pl.DataFrame) -> pl.DataFrame:
     """Reject a file whose time range overlaps that of an earlier file of the same asset."""
-    spans = frame.group_by(FILE_INDEX, "asset_id").agg(
-        pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last")
-    ).sort(FILE_INDEX)
-    kept: dict[str, list[tuple[int, dt.datetime, dt.datetime]]] = {}
+    first_rows = _file_rows(frame)
+    if not len(first_rows):
+        return frame
+    microseconds = frame["timestamp"].to_physical().to_numpy()
+    spans = zip(frame[FILE_INDEX].gather(first_rows).to_list(),
+                frame["asset_id"].gather(first_rows).to_list(),
+                np.minimum.reduceat(microseconds, first_rows).tolist(),
+                np.maximum.reduceat(microseconds, first_rows).tolist())
+    kept: dict[str, list[tuple[int, int, int]]] = {}
     rejected: list[int] = []
-    for i, asset, first, last in spans.iter_rows():
+    for i, asset, first, last in spans:
         clash = next((other for other, a, b in kept.get(asset, []) if first <= b and a <= last), None)
         if clash is None:
             kept.setdefault(asset, []).append((i, first, last))
             continue
         batch.reject(i, InputFileError(
-            batch.paths[i], f"asset {asset!r} from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} "
-            f"UTC overlaps {batch.paths[clash].name} of the same batch"))
+            batch.paths[i], f"asset {asset!r} from {_utc_at(first):%Y-%m-%d %H:%M} to "
+            f"{_utc_at(last):%Y-%m-%d %H:%M} UTC overlaps {batch.paths[clash].name} of the same batch"))
         rejected.append(i)
     return frame.filter(~pl.col(FILE_INDEX).is_in(rejected)) if rejected else frame
+
+
+def _utc_at(microseconds: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=microseconds)

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from flexpower_assets.parsers import vpp
 from flexpower_assets.parsers.errors import InputFileError
 from flexpower_assets.parsers.vpp import (
     parse_forecast,
@@ -353,3 +354,105 @@ def test_live_batch_validation_failure_is_traced_to_its_file(tmp_path):
     assert errors[0].path.name == "WND01_20250608.json"
     assert errors[0].location == "values[0][0]"  # the first of the two clashing rows
     assert errors[0].problem.startswith("duplicate key ['asset_id', 'timestamp']")
+
+
+# --- batch readers: documents in the documented layout pass at once, others step by step ----
+
+def documented_forecast(asset, version_ms=V0815_MS, powers=(100.0, 250.5, 0.0), key="asset_id", as_float=False):
+    """A forecast answer with its columns in the documented order: start, end, version, power."""
+    document = forecast_doc(asset, version_ms, powers, key, as_float)
+    order = [1, 3, 2, 0]  # where start, end, version and power sit in forecast_doc's answer
+    return {"key": document["key"],
+            **{part: [document[part][k] for k in order] for part in ("column_ids", "units", "values")}}
+
+
+def documented_live(asset, times, values, quality, key="asset_id"):
+    return {"key": {key: asset}, "column_ids": ["timestamp", "value", "quality"],
+            "units": ["ms", "kW", "factor"], "values": [list(times), list(values), list(quality)]}
+
+
+def test_forecast_batch_reads_both_layouts_alike_across_conversion_chunks(tmp_path, monkeypatch):
+    # values are turned into columns 4 rows at a time here, so int and float epoch ms files
+    # meet in different chunks of one batch
+    monkeypatch.setattr(vpp, "CHUNK_ROWS", 4)
+    v0830_ms = V0815_MS + QH_MS
+    paths = [
+        write_json(tmp_path, "A_20250608T0815Z.json", documented_forecast("A")),
+        write_json(tmp_path, "B_20250608T0815Z.json",
+                   documented_forecast("B", powers=(1.0, 2.0), key="entity_id", as_float=True)),
+        write_json(tmp_path, "C_20250608T0815Z.json", forecast_doc("C", powers=(5.0,))),  # power first
+        write_json(tmp_path, "D_20250608T0830Z.json", documented_forecast("D", v0830_ms, powers=(7, 8))),
+    ]
+
+    frame, errors = read_forecast_batch(paths)
+
+    assert errors == []
+    at = lambda hour, minute: dt.datetime(2025, 6, 8, hour, minute, tzinfo=UTC)  # noqa: E731
+    # each file's starts run from its version in steps of 15 min: A 3 rows, B 2, C 1, D 2
+    assert frame.to_dict(as_series=False) == {
+        "asset_id": ["A", "A", "A", "B", "B", "C", "D", "D"],
+        "delivery_start": [at(8, 15), at(8, 30), at(8, 45), at(8, 15), at(8, 30), at(8, 15),
+                           at(8, 30), at(8, 45)],
+        "version": [at(8, 15)] * 6 + [at(8, 30)] * 2,
+        "power_kw": [100.0, 250.5, 0.0, 1.0, 2.0, 5.0, 7.0, 8.0],
+        "file_index": [0, 0, 0, 1, 1, 2, 3, 3],
+    }
+
+
+def test_forecast_batch_bad_files_in_the_documented_layout(tmp_path):
+    repeated = documented_forecast("A")
+    repeated["values"][0][2] = repeated["values"][0][1]  # start of row 2 = start of row 1
+    repeated["values"][1][2] = repeated["values"][1][1]
+    copy_dir = tmp_path / "copy"
+    copy_dir.mkdir()
+    unsorted = documented_forecast("B")
+    for column in (0, 1):  # rows 0 and 1 swapped: starts still distinct
+        unsorted["values"][column][0:2] = unsorted["values"][column][1::-1]
+    not_a_number = documented_forecast("C")
+    not_a_number["values"][3][1] = "n/a"
+    long_end = documented_forecast("D")
+    long_end["values"][1][0] += QH_MS
+    half_ms = documented_forecast("E", as_float=True)
+    half_ms["values"][0][0] += 0.5
+    paths = [
+        write_json(tmp_path, "A_20250608T0815Z.json", repeated),
+        # same asset and version as the file before, which is rejected: this one is read
+        write_json(copy_dir, "A_20250608T0815Z.json", documented_forecast("A", powers=(9.0, 9.5))),
+        write_json(tmp_path, "B_20250608T0815Z.json", unsorted),
+        write_json(tmp_path, "C_20250608T0815Z.json", not_a_number),
+        write_json(tmp_path, "D_20250608T0815Z.json", long_end),
+        write_json(tmp_path, "E_20250608T0815Z.json", half_ms),
+    ]
+
+    frame, errors = read_forecast_batch(paths)
+
+    # 08:30 = 1_749_370_500_000 + 900_000 = 1_749_371_400_000 ms; D's first end is
+    # 08:15 + 2 * 15 min = 1_749_370_500_000 + 1_800_000 = 1_749_372_300_000 ms
+    assert [str(e) for e in errors] == [
+        "A_20250608T0815Z.json: values[0][2]: start 1749371400000 ms appears twice",
+        "C_20250608T0815Z.json: values[3][1]: column 'power': 'n/a' is not a number",
+        "D_20250608T0815Z.json: values[1][0]: end 1749372300000 ms is not start + 15 min (1749370500000 ms)",
+        "E_20250608T0815Z.json: values[0][0]: start 1749370500000.5 ms is not on a quarter-hour",
+    ]
+    assert frame["file_index"].to_list() == [1, 1, 2, 2, 2]
+    # B keeps its rows as written: 08:30 with 100.0 kW first, then 08:15 with 250.5 kW
+    assert [t.strftime("%H:%M") for t in frame["delivery_start"]] == ["08:15", "08:30", "08:30", "08:15", "08:45"]
+    assert frame["power_kw"].to_list() == [9.0, 9.5, 100.0, 250.5, 0.0]
+
+
+def test_live_batch_quality_flag_is_not_a_number_and_unsorted_points_are_kept(tmp_path):
+    minute = 60_000
+    flagged = documented_live("WND-X-001", (MIDNIGHT_MS, MIDNIGHT_MS + minute), (1.0, 2.0), (1.0, True))
+    unsorted = documented_live("SOL-X-002", (MIDNIGHT_MS + 4 * minute, MIDNIGHT_MS, MIDNIGHT_MS + minute),
+                               (3.5, -0.25, -0.2), (1.0, None, 0.5), key="entity_id")
+    paths = [write_json(tmp_path, "WND01_20250608.json", flagged),
+             write_json(tmp_path, "SOL02_20250608.json", unsorted)]
+
+    frame, errors = read_live_batch(paths)
+
+    assert [str(e) for e in errors] == ["WND01_20250608.json: values[2][1]: column 'quality': True is not a number"]
+    # the points as the file lists them: 00:04, 00:00, 00:01
+    assert frame["timestamp"].to_list() == [dt.datetime(2025, 6, 8, 0, m, tzinfo=UTC) for m in (4, 0, 1)]
+    assert frame["power_kw"].to_list() == [3.5, -0.25, -0.2]
+    assert frame["quality"].to_list() == [1.0, None, 0.5]
+    assert frame["file_index"].to_list() == [1, 1, 1]
