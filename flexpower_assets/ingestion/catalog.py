@@ -32,7 +32,7 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field
@@ -47,7 +47,8 @@ from flexpower_assets.parsers.registry import FILE_KINDS, KINDS_BY_NAME, FileKin
 from resources.warehouse import Warehouse, file_lock
 
 CATALOG = "landing.files"
-CHUNK_FILES = 2000
+CHUNK_FILES = 2000  # files per chunk of a kind with a batch reader (forecasts, live)
+SINGLE_FILE_CHUNK = 100  # files per chunk of a kind parsed file by file
 RECORD_BATCH = 25_000  # catalog rows written per transaction
 PARALLEL_FROM_FILES = 4000
 
@@ -303,11 +304,19 @@ def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, 
 
 def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetime, skip: dict[str, str],
                  workers: int = 2) -> Iterator[tuple[list[LandingFile], ParsedChunk]]:
-    """Parse files in chunks of one kind, across ``workers`` processes when there are many."""
+    """Parse files in chunks of one kind, across ``workers`` processes when there are many.
+
+    Kinds without a batch reader are parsed file by file (a few ms each), so their chunks are
+    small and go first: they spread over both workers while the batch kinds follow. Chunks are
+    handed back as they finish.
+    """
     groups: dict[str, list[LandingFile]] = {}
     for file in files:
         groups.setdefault(file.kind.name if file.kind else "", []).append(file)
-    chunks = [group[i:i + CHUNK_FILES] for group in groups.values() for i in range(0, len(group), CHUNK_FILES)]
+    chunks: list[list[LandingFile]] = []
+    for name, group in sorted(groups.items(), key=lambda item: _is_batch_kind(item[0])):
+        size = CHUNK_FILES if _is_batch_kind(name) else SINGLE_FILE_CHUNK
+        chunks += [group[i:i + size] for i in range(0, len(group), size)]
     tasks = [(chunk[0].kind.name if chunk[0].kind else "", chunk[0].root, [f.relative for f in chunk],
               staging, registered_at, {f.relative: skip[f.relative] for f in chunk if f.relative in skip})
              for chunk in chunks]
@@ -315,9 +324,16 @@ def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetim
         context = multiprocessing.get_context("spawn")
         # one polars thread per worker: the workers already fill the cores
         with _environment(POLARS_MAX_THREADS="1"), ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            yield from zip(chunks, pool.map(parse_chunk, *zip(*tasks)))
+            futures = {pool.submit(parse_chunk, *task): chunk for task, chunk in zip(tasks, chunks)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
     else:
         yield from zip(chunks, (parse_chunk(*task) for task in tasks))
+
+
+def _is_batch_kind(name: str) -> bool:
+    kind = KINDS_BY_NAME.get(name)
+    return kind is not None and kind.read_batch is not None
 
 
 @contextmanager
