@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from flexpower_assets.portal.commands import audit_group, portal_command, token_group
 from flexpower_assets.settings import Settings
 
 
@@ -136,15 +137,9 @@ def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | N
     run_benchmark(n_assets=n_assets, days=days, seed=seed, baseline=baseline, workdir=workdir, echo=click.echo)
 
 
-def _add_portal_commands() -> None:
-    from flexpower_assets.portal.commands import audit_group, portal_command, token_group
-
-    main.add_command(portal_command, "portal")
-    main.add_command(token_group, "token")
-    main.add_command(audit_group, "audit")
-
-
-_add_portal_commands()
+main.add_command(portal_command, "portal")
+main.add_command(token_group, "token")
+main.add_command(audit_group, "audit")
 
 if __name__ == "__main__":
     main()
