@@ -469,8 +469,12 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _numbers(values: list) -> pl.Series:
-    """Values as Float64, null where one is not a number."""
-    return pl.Series(values, dtype=pl.Float64, strict=False)
+    """Values as Float64, null where one is not a JSON number (a number written as text, such
+    as ``"1.5"``, is not one: the row is then rejected as not a number)."""
+    try:
+        return pl.Series(values, dtype=pl.Float64)
+    except (TypeError, OverflowError, pl.exceptions.PolarsError):
+        return pl.Series([v if type(v) in (int, float) else None for v in values], dtype=pl.Float64, strict=False)
 
 
 def _epoch_ms_values(values: list) -> pl.Series:
