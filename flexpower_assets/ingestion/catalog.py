@@ -34,7 +34,6 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from functools import partial
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pandera.polars as pa
-import polars as pl
 
 from flexpower_assets.schemas import UtcDatetime
 
