@@ -262,7 +262,11 @@ def _stage(rows: pl.DataFrame, kind: str, staging: Path, chunk_name: str) -> Non
     for day, part in groups.items():
         folder = staging / kind / day
         folder.mkdir(parents=True, exist_ok=True)
-        part.write_parquet(folder / f"{chunk_name}.parquet", compression="lz4", statistics=True)
+        # written under a temporary name and renamed: a reader never sees half a file
+        target = folder / f"{chunk_name}.parquet"
+        partial_file = folder / f"{chunk_name}.parquet.partial"
+        part.write_parquet(partial_file, compression="lz4", statistics=True)
+        os.replace(partial_file, target)
 
 
 def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, registered_at: datetime,
