@@ -477,6 +477,13 @@ def _numbers(values: list) -> pl.Series:
         return pl.Series([v if type(v) in (int, float) else None for v in values], dtype=pl.Float64, strict=False)
 
 
+def _measurements(values: list) -> pl.Series:
+    """Like ``_numbers``, and a JSON boolean is not a number either (polars would read it as 1/0)."""
+    if bool in set(map(type, values)):
+        return pl.Series([v if type(v) in (int, float) else None for v in values], dtype=pl.Float64, strict=False)
+    return _numbers(values)
+
+
 def _epoch_ms_values(values: list) -> pl.Series:
     """Epoch milliseconds as written: Int64 if all are integers (read exactly), else ``_numbers``."""
     try:
@@ -537,7 +544,7 @@ def read_forecast_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFile
     A second file of the same asset and version is rejected.
     """
     batch = _Batch(paths, FORECAST_UNITS,
-                   {"start": _epoch_ms_values, "end": _epoch_ms_values, "power": _numbers})
+                   {"start": _epoch_ms_values, "end": _epoch_ms_values, "power": _measurements})
     versions: list[int] = []  # epoch ms of each kept document
     known: dict[str, int] = {}
     with _gc_paused():
@@ -672,7 +679,7 @@ def read_live_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFileErro
     values are measurements and kept; ``quality`` may be absent (null). A file whose time range
     overlaps an earlier file of the same asset in the batch is rejected.
     """
-    batch = _Batch(paths, LIVE_UNITS, {"timestamp": _numbers, "value": _numbers, "quality": _numbers},
+    batch = _Batch(paths, LIVE_UNITS, {"timestamp": _numbers, "value": _measurements, "quality": _numbers},
                    LIVE_OPTIONAL)
     bad_quality: list[int] = []  # files whose quality holds something other than a number or null
     with _gc_paused():

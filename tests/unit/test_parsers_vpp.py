@@ -217,6 +217,16 @@ def test_forecast_number_written_as_text_is_rejected(tmp_path):
     assert str(error) == "WND-X-003_20250608T0815Z.json: values[0][2]: column 'power': '1.5' is not a number"
 
 
+def test_forecast_boolean_power_is_rejected(tmp_path):
+    # JSON true is not a power (polars alone would read it as 1.0 kW)
+    document = forecast_doc()
+    document["values"][0][2] = True
+
+    error = forecast_rejection(tmp_path, "WND-X-003_20250608T0815Z.json", document)
+
+    assert str(error) == "WND-X-003_20250608T0815Z.json: values[0][2]: column 'power': True is not a number"
+
+
 def test_forecast_repeated_start_is_rejected(tmp_path):
     document = forecast_doc()
     document["values"][1][2] = document["values"][1][1]
