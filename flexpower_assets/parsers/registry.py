@@ -24,7 +24,7 @@ BatchReader = Callable[[list], "tuple[pl.DataFrame, list[InputFileError]]"]
 class FileKind:
     """One kind of inbound file: where it lands, how it is named and how it is parsed.
 
-    ``read_batch`` (forecast and live only) reads many files at once and returns the good rows
+    ``read_batch`` (forecast, live and final production) reads many files at once and returns the good rows
     with a ``file_index`` column plus one error per bad file.
     """
 
@@ -46,7 +46,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("live", "vpp", "vpp/live", vpp.LIVE_NAME, vpp.parse_live, inbound.LivePoint,
              vpp.read_live_batch),
     FileKind("final_production", "dso", "dso", dso.FINAL_PRODUCTION_NAME, dso.parse_final_production,
-             inbound.FinalProduction),
+             inbound.FinalProduction, dso.read_final_production_batch),
     FileKind("redispatch_flags", "dso", "dso", dso.REDISPATCH_FLAG_NAME, dso.parse_redispatch_flags,
              inbound.RedispatchFlag),
     FileKind("redispatch_compensation", "dso", "dso", dso.REDISPATCH_COMPENSATION_NAME,

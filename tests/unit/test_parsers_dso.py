@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from flexpower_assets.parsers.dso import (
     parse_final_production,
+    read_final_production_batch,
     parse_redispatch_compensation,
     parse_redispatch_flags,
 )
@@ -105,6 +107,67 @@ def test_final_production_start_off_the_quarter_hour_is_rejected(tmp_path):
 
     assert str(error) == (f"{FINAL}: line 2: column 'delivery_start__utc_': 2025-06-08 00:10:00 UTC is not "
                           "the start of a quarter-hour")
+
+
+def test_final_production_batch_equals_the_single_file_parses(tmp_path):
+    first = write(tmp_path, "final_production_MP-WND-X3_20250609.csv", FINAL_HEADER,
+                  "2025-06-08 00:00:00.000000 UTC,306.72",
+                  "2025-06-08 00:15:00.000000 UTC,252.0")
+    # the same QHs corrected a day later: files of one metering point may overlap
+    second = write(tmp_path, "final_production_MP-WND-X3_20250610.csv", FINAL_HEADER,
+                   "2025-06-08 00:00:00.000000 UTC,300.5",
+                   "2025-06-08 00:15:00.000000 UTC,252.0")
+    # read again alone (byte-order mark, CRLF, a repeated identical row) but in the batch all the same
+    third = tmp_path / "final_production_MP-PV-7_20250609.csv"
+    third.write_bytes(b"\xef\xbb\xbfdelivery_start__utc_,MP-PV-7__kw_\r\n"
+                      b"2025-06-08 10:00:00.000000 UTC, 12.5 \r\n"
+                      b"2025-06-08 10:00:00.000000 UTC,12.5\r\n")
+    paths = [first, second, third]
+
+    frame, errors = read_final_production_batch(paths)
+
+    assert errors == []
+    expected = pl.concat([parse_final_production(path).with_columns(file_index=pl.lit(i, dtype=pl.Int32))
+                          for i, path in enumerate(paths)])
+    assert frame.equals(expected)
+    assert frame["file_index"].to_list() == [0, 0, 1, 1, 2]
+    assert frame["power_kw"].to_list() == [306.72, 252.0, 300.5, 252.0, 12.5]
+    assert frame["metering_point_id"].to_list() == ["MP-WND-X3"] * 4 + ["MP-PV-7"]
+    assert frame["file_date"].to_list() == [dt.date(2025, 6, 9)] * 2 + [dt.date(2025, 6, 10)] * 2 + [
+        dt.date(2025, 6, 9)]
+
+
+def test_final_production_batch_bad_file_gets_its_single_file_error(tmp_path):
+    good = write(tmp_path, "final_production_MP-WND-X3_20250609.csv", FINAL_HEADER,
+                 "2025-06-08 00:00:00.000000 UTC,1.0",
+                 "2025-06-08 00:15:00.000000 UTC,2.0")
+    bad = write(tmp_path, "final_production_MP-WND-X4_20250609.csv", "delivery_start__utc_,MP-WND-X4__kw_",
+                "2025-06-08 00:00:00.000000 UTC,3.0",
+                "2025-06-08 00:15:00.000000 UTC,n/a")
+    other_bad = write(tmp_path, "final_production_MP-WND-X5_20250609.csv", "delivery_start__utc_,MP-WND-X5__kw_",
+                      "2025-06-08 00:10:00.000000 UTC,4.0")
+    also_good = write(tmp_path, "final_production_MP-WND-X6_20250609.csv", "delivery_start__utc_,MP-WND-X6__kw_",
+                      "2025-06-08 00:30:00.000000 UTC,5.0")
+
+    frame, errors = read_final_production_batch([good, bad, other_bad, also_good])
+
+    assert [str(error) for error in errors] == [str(rejection(parse_final_production, bad)),
+                                                str(rejection(parse_final_production, other_bad))]
+    assert str(errors[0]) == ("final_production_MP-WND-X4_20250609.csv: line 3: column 'MP-WND-X4__kw_': "
+                              "cannot read 'n/a' as a number")
+    assert errors[1].line == 2
+    assert frame["file_index"].to_list() == [0, 0, 3]
+    assert frame["power_kw"].to_list() == [1.0, 2.0, 5.0]
+    assert frame["delivery_start"].to_list() == [at(0), at(0, 15), at(0, 30)]
+
+
+def test_final_production_batch_of_no_files(tmp_path):
+    frame, errors = read_final_production_batch([])
+
+    assert errors == []
+    assert frame.height == 0
+    assert frame.columns == ["metering_point_id", "delivery_start", "power_kw", "file_date", "file_index"]
+    assert frame.schema["file_index"] == pl.Int32
 
 
 # --- redispatch flags -----------------------------------------------------------------------

@@ -64,4 +64,4 @@ def test_kinds_names_sources_and_folders():
         ("imbalance_estimate", "imbalance", "imbalance"),
         ("imbalance_final", "imbalance", "imbalance"),
     ]
-    assert [kind.name for kind in FILE_KINDS if kind.read_batch] == ["forecast", "live"]
+    assert [kind.name for kind in FILE_KINDS if kind.read_batch] == ["forecast", "live", "final_production"]
