@@ -24,7 +24,6 @@ PUBLISHED = {"partitions_def": daily_partitions, "metadata": {"partition_expr": 
              "kinds": {"duckdb", "polars"}}
 WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
-CAPACITY_TOLERANCE = 1.1  # best-of-infeed above 110 % of capacity is not plausible
 
 
 def raw(kind: str) -> dg.AssetIn:
@@ -213,7 +212,7 @@ def best_of_infeed(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
     by_source = frame.group_by("asset_id", "source").len("qh").pivot(
         on="source", index="asset_id", values="qh").fill_null(0).sort("asset_id")
     missing = frame.filter(pl.col("source") == "missing").group_by("asset_id").len("missing_qh").sort("asset_id")
-    implausible = infeed_outside_capacity(frame, portfolio_frame)
+    implausible = infeed.outside_capacity(frame, portfolio_frame)
     energy_by_source = frame.group_by("source").agg(pl.col("energy_mwh").sum().round(3)).sort("source")
     yield dg.Output(frame, metadata={
         "energy_mwh": round(float(frame["energy_mwh"].sum()), 3),
@@ -225,17 +224,6 @@ def best_of_infeed(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
                  missing=dg.MetadataValue.md(markdown_table(missing)))
     yield _check("within_capacity", "best_of_infeed", implausible.is_empty(), severity=ERROR,
                  n_implausible=implausible.height, implausible=dg.MetadataValue.md(markdown_table(implausible)))
-
-
-def infeed_outside_capacity(frame: pl.DataFrame, portfolio_frame: pl.DataFrame) -> pl.DataFrame:
-    """Quarter-hours outside 0 .. 1.1 x capacity; negative measured solar (night) is allowed."""
-    limits = portfolio_frame.select("asset_id", "technology", (pl.col("capacity_mw") * 1000).alias("capacity_kw"))
-    measured = pl.col("source").is_in(["final", "live"])
-    allowed_negative = (pl.col("technology") == "solar") & measured
-    return (frame.join(limits, on="asset_id", how="left")
-            .filter((pl.col("power_kw") > CAPACITY_TOLERANCE * pl.col("capacity_kw"))
-                    | ((pl.col("power_kw") < 0) & ~allowed_negative))
-            .select("asset_id", "delivery_start", "power_kw", "capacity_kw", "source"))
 
 
 @dg.asset(

@@ -17,7 +17,7 @@ import polars as pl
 from flexpower_assets.assets.metadata import markdown_table
 from flexpower_assets.domain import invoice_checks
 from flexpower_assets.domain.invoicing import (
-    InvoiceSet, assign_versions, compute_invoices, month_days, redispatch_claims,
+    InvoiceSet, active_terms, assign_versions, compute_invoices, month_days, redispatch_claims,
 )
 from flexpower_assets.domain.portfolio import applicable_snapshot
 from flexpower_assets.domain.time import day_window
@@ -125,10 +125,8 @@ def invoices(context: dg.AssetExecutionContext, warehouse: WarehouseResource, do
 
 
 def invoice_check_results(invoice_set: InvoiceSet, terms: pl.DataFrame, best_of_infeed: pl.DataFrame):
-    active_ids = terms.filter(
-        (pl.col("contract_begin") <= pl.col("delivery_day"))
-        & (pl.col("contract_end").is_null() | (pl.col("delivery_day") < pl.col("contract_end")))
-    )["contract_id"].unique().to_list()
+    days = sorted(set(terms["delivery_day"].to_list()))
+    active_ids = active_terms(terms, days)["contract_id"].unique().to_list()
     uninvoiced = invoice_checks.contracts_without_invoice(active_ids, invoice_set.invoices)
     mismatched = invoice_checks.totals_not_matching_lines(invoice_set.invoices, invoice_set.lines)
     bad_vat = invoice_checks.vat_not_19_percent(invoice_set.lines)

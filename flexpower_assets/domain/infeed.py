@@ -188,3 +188,21 @@ def portfolio_best_of_infeed(best_of_infeed: pl.DataFrame) -> pl.DataFrame:
                 "forecast_share", "n_assets", "n_missing")
         .sort("delivery_start")
     )
+
+
+CAPACITY_TOLERANCE = 1.1  # best-of-infeed above 110 % of the contracted capacity is not plausible
+
+
+def outside_capacity(best_of_infeed: pl.DataFrame, contracts: pl.DataFrame,
+                     tolerance: float = CAPACITY_TOLERANCE) -> pl.DataFrame:
+    """Quarter-hours whose best-of-infeed is not plausible: above ``tolerance`` x the CRM capacity,
+    or negative, except measured (final or live) solar values, which are night-time consumption.
+
+    Columns ``asset_id, delivery_start, power_kw, capacity_kw, source``.
+    """
+    limits = contracts.select("asset_id", "technology", (pl.col("capacity_mw") * 1000).alias("capacity_kw"))
+    measured_solar = (pl.col("technology") == "solar") & pl.col("source").is_in(["final", "live"])
+    return (best_of_infeed.join(limits, on="asset_id", how="left")
+            .filter((pl.col("power_kw") > tolerance * pl.col("capacity_kw"))
+                    | ((pl.col("power_kw") < 0) & ~measured_solar))
+            .select("asset_id", "delivery_start", "power_kw", "capacity_kw", "source"))
