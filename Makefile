@@ -25,6 +25,8 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 ## demo: build the environment, simulate the sample landing zone if missing, materialize every sample day
+# (the simulator writes complete files, so they need no settle time before they are read)
+demo: export FLEXPOWER_MIN_FILE_AGE_S ?= 0
 demo: venv $(DAGSTER_HOME)/dagster.yaml
 	@test -d "$(FLEXPOWER_LANDING_DIR)/crm" || $(BIN)/flexpower simulate $(SAMPLE_ARGS) --out "$(FLEXPOWER_LANDING_DIR)"
 	$(BIN)/flexpower demo

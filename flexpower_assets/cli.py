@@ -62,8 +62,12 @@ def ingest() -> None:
     from resources.warehouse import Warehouse
 
     settings = Settings.from_env()
-    report = sync_landing(settings.landing_dir, Warehouse(settings.warehouse_path), workers=settings.parse_workers)
+    report = sync_landing(settings.landing_dir, Warehouse(settings.warehouse_path), workers=settings.parse_workers,
+                          min_age_s=settings.min_file_age_s)
     click.echo(f"registered {report.n_new} new file(s) from {settings.landing_dir}")
+    if report.unsettled:
+        click.echo(f"  {len(report.unsettled)} file(s) changed in the last {settings.min_file_age_s:g} s "
+                   f"(still being written?): left for the next sync")
     for (kind, status), count in sorted(report.counts.items()):
         click.echo(f"  {kind:<26}{status:<12}{count:>8}")
     for path, message in report.rejected:

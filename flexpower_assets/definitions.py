@@ -47,7 +47,8 @@ def build_defs(settings: Settings | None = None,
     resources: dict[str, Any] = {
         "io_manager": WarehouseIOManager(database=str(settings.warehouse_path)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-        "landing": LandingZone(path=str(settings.landing_dir), parse_workers=settings.parse_workers),
+        "landing": LandingZone(path=str(settings.landing_dir), parse_workers=settings.parse_workers,
+                               min_file_age_s=settings.min_file_age_s),
         "notifier": LogNotifier(),
         "documents": DocumentStore(path=str(settings.data_dir)),
     }

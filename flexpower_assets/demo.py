@@ -31,8 +31,11 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
     warehouse = Warehouse(settings.warehouse_path)
     began = time.perf_counter()
     echo(f"landing zone: {settings.landing_dir}")
-    report = sync_landing(settings.landing_dir, warehouse, workers=settings.parse_workers)
+    report = sync_landing(settings.landing_dir, warehouse, workers=settings.parse_workers,
+                          min_age_s=settings.min_file_age_s)
     echo(f"registered {report.n_new} new file(s); {len(report.rejected)} rejected")
+    if report.unsettled:
+        echo(f"  {len(report.unsettled)} file(s) changed in the last {settings.min_file_age_s:g} s: not read yet")
     for path, message in report.rejected:
         echo(f"  rejected {path}: {message}")
     days = landing_days(warehouse)

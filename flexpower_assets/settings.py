@@ -17,6 +17,8 @@ class Settings:
     data_dir: Path
     parse_workers: int = 2
     executor: str = "in_process"  # or "multiprocess": a process per step (measured slower here)
+    # a landing file is read once nothing about it changed for this long (SFTP writes in place)
+    min_file_age_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -25,5 +27,7 @@ class Settings:
         data_dir = Path(os.environ.get("FLEXPOWER_DATA_DIR", DATA_DIR))
         workers = int(os.environ.get("FLEXPOWER_PARSE_WORKERS", "2"))
         executor = os.environ.get("FLEXPOWER_EXECUTOR", "in_process")
+        min_age = float(os.environ.get("FLEXPOWER_MIN_FILE_AGE_S", "60"))
         return cls(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve(),
-                   data_dir=data_dir.resolve(), parse_workers=workers, executor=executor)
+                   data_dir=data_dir.resolve(), parse_workers=workers, executor=executor,
+                   min_file_age_s=min_age)

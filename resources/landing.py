@@ -8,10 +8,12 @@ import dagster as dg
 
 
 class LandingZone(dg.ConfigurableResource):
-    """Where inbound files arrive (FORMATS.md layout) and how many processes parse them."""
+    """Where inbound files arrive (FORMATS.md layout), how many processes parse them, and how
+    long a file must stay unchanged before it is read (a file still being written is left)."""
 
     path: str
     parse_workers: int = 2
+    min_file_age_s: float = 60.0
 
     @property
     def root(self) -> Path:

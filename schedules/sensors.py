@@ -67,7 +67,7 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
         cursor = Cursor.load(context.cursor)
         today = datetime.now(BERLIN).date()
-        result = watch(landing.root, kinds, cursor, today)
+        result = watch(landing.root, kinds, cursor, today, min_age_s=landing.min_file_age_s)
         if result.n_files == 0:
             return dg.SensorResult(skip_reason=f"no new files in {source}/", cursor=cursor.dump())
         for path, message in result.unreadable:

@@ -23,7 +23,8 @@ from resources.warehouse_resource import WarehouseResource
     description="Catalog of every inbound file: path, size, sha256, arrival, kind, days, status, error.",
 )
 def landing_files(context: dg.AssetExecutionContext, landing: LandingZone, warehouse: WarehouseResource):
-    report = sync_landing(landing.root, warehouse.get(), workers=landing.parse_workers)
+    report = sync_landing(landing.root, warehouse.get(), workers=landing.parse_workers,
+                          min_age_s=landing.min_file_age_s)
     catalog = registered_files(warehouse.get())
     by_status = (catalog.group_by("kind", "status").len().sort("kind", "status")
                  if catalog.height else pl.DataFrame())

@@ -121,7 +121,8 @@ def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, landing: LandingZone,
              warehouse: WarehouseResource) -> pl.DataFrame:
-        report = sync_landing(landing.root, warehouse.get(), kinds=[source.kind], workers=landing.parse_workers)
+        report = sync_landing(landing.root, warehouse.get(), kinds=[source.kind], workers=landing.parse_workers,
+                              min_age_s=landing.min_file_age_s)
         if report.rejected:
             context.log.warning(
                 f"{len(report.rejected)} {source.kind} file(s) rejected: "

@@ -1,8 +1,8 @@
 """The landing-zone catalog: every inbound file is recorded once, parsed once, and kept.
 
 ``sync_landing`` walks the landing folders, and for every file it has not seen in this exact
-form (path, size, modification time) it hashes the content, parses it with the parser of its
-kind and records the outcome in ``landing.files``:
+form (path, size, modification time, change time) it hashes the content, parses it with
+the parser of its kind and records the outcome in ``landing.files``:
 
 - ``accepted``: its rows are staged, tagged with the registration's ``file_id``;
 - ``rejected``: the parser's message (file, line, problem) is kept; no row of the file is used,
@@ -12,7 +12,12 @@ kind and records the outcome in ``landing.files``:
   carries the creation time (two CRM snapshots of a quiet week are byte-identical);
 - ``replaced``: an earlier content of a path whose new content was accepted.
 
-The same file dropped twice is a no-op. Which of several accepted files wins for a key (the
+The same file dropped twice is a no-op. A file is read only once it has settled: nothing about
+it (content, size, times) changed for ``min_age_s`` seconds, so a file still being written by
+SFTP is left for a later sync instead of being accepted half-written (``SyncReport.unsettled``).
+A change in place is found even when the writer keeps the size and sets the old modification
+time back: the change time (ctime), which no writer can set, then differs, so the file is hashed
+again and its content (sha256) decides. Which of several accepted files wins for a key (the
 newest CRM snapshot, a DSO correction, the newest estimate, a trade in two exports) is a domain
 rule applied when a day is built, so staging keeps every accepted row.
 
@@ -51,12 +56,15 @@ SINGLE_FILE_CHUNK = 100  # files per chunk of a kind parsed file by file
 RECORD_BATCH = 25_000  # catalog rows written per transaction
 PARALLEL_FROM_FILES = 4000
 
-CHANGE_COLUMNS = ("path", "size_bytes", "mtime_ns", "sha256", "status", "registered_at")
+CHANGE_COLUMNS = ("path", "size_bytes", "mtime_ns", "ctime_ns", "sha256", "status", "registered_at")
+# what is compared with a file's latest registration to decide whether to hash it again
+STAT_COLUMNS = ("size_bytes", "mtime_ns", "ctime_ns")
 CATALOG_COLUMNS = {
     "path": pl.String,
     "kind": pl.String,
     "size_bytes": pl.Int64,
     "mtime_ns": pl.Int64,
+    "ctime_ns": pl.Int64,
     "sha256": pl.String,
     "file_id": pl.Int64,
     "arrived_at": pl.Datetime("us", "UTC"),
@@ -101,6 +109,7 @@ class LandingFile:
     size_bytes: int
     mtime_ns: int
     arrived_ns: int  # max(mtime, ctime): a copied-in file with an old mtime still counts as new
+    ctime_ns: int = 0  # moves with every change of content or times (and a rename), never set back
 
     @property
     def path(self) -> Path:
@@ -119,6 +128,7 @@ class SyncReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     days_by_kind: dict[str, set[date]] = field(default_factory=dict)
     new_rows_by_kind: Counter = field(default_factory=Counter)
+    unsettled: list[str] = field(default_factory=list)  # still changing: left for a later sync
 
     @property
     def n_new(self) -> int:
@@ -155,9 +165,24 @@ def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> lis
             found.append(LandingFile(
                 root=root, relative=relative, kind=kind, size_bytes=stat.st_size,
                 mtime_ns=stat.st_mtime_ns, arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
+                ctime_ns=stat.st_ctime_ns,
             ))
     found.sort(key=lambda f: (f.arrived_ns, f.relative))
     return found
+
+
+def settled_files(files: list[LandingFile], min_age_s: float, now: datetime) -> tuple[list[LandingFile], list[LandingFile]]:
+    """The files unchanged for at least ``min_age_s`` seconds at ``now``, and the others.
+
+    A file's last change is its arrival time (the later of mtime and ctime): an SFTP upload
+    moves both while it writes, and one that sets the original mtime afterwards still moves the
+    ctime. A file younger than that may be half-written; it is read once it has settled.
+    """
+    if min_age_s <= 0:
+        return files, []
+    cutoff_ns = int(now.timestamp() * 1e9) - int(min_age_s * 1e9)
+    settled = [f for f in files if f.arrived_ns <= cutoff_ns]
+    return settled, [f for f in files if f.arrived_ns > cutoff_ns]
 
 
 def file_sha256(path: Path) -> str:
@@ -377,30 +402,40 @@ def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,
 
 
 def _changed_paths(files: list[LandingFile], catalog: pl.DataFrame) -> set[str]:
-    """Paths whose size or modification time differ from their latest registration (or new ones)."""
+    """Paths whose size, mtime or ctime differ from their latest registration (or new ones).
+
+    Those are hashed again; the content then decides (the same bytes are a no-op). Registrations
+    from before the ctime was recorded have it empty, so they are hashed once more.
+    """
     if not files:
         return set()
     scanned = pl.DataFrame({"path": [f.relative for f in files], "size_bytes": [f.size_bytes for f in files],
-                            "mtime_ns": [f.mtime_ns for f in files]},
-                           schema={"path": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64})
-    latest = catalog.sort("registered_at").group_by("path").last().select("path", "size_bytes", "mtime_ns")
-    return set(scanned.join(latest, on=["path", "size_bytes", "mtime_ns"], how="anti")["path"].to_list())
+                            "mtime_ns": [f.mtime_ns for f in files], "ctime_ns": [f.ctime_ns for f in files]},
+                           schema={"path": pl.String, **{c: pl.Int64 for c in STAT_COLUMNS}})
+    latest = catalog.sort("registered_at").group_by("path").last().select("path", *STAT_COLUMNS)
+    return set(scanned.join(latest, on=["path", *STAT_COLUMNS], how="anti")["path"].to_list())
 
 
 def sync_landing(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None = None,
                  workers: int = 2, progress: Callable[[int], None] | None = None,
-                 now: datetime | None = None) -> SyncReport:
-    """Record and stage every new or changed file of the landing zone (optionally some kinds)."""
+                 now: datetime | None = None, min_age_s: float = 0.0) -> SyncReport:
+    """Record and stage every new or changed file of the landing zone (optionally some kinds).
+
+    Files changed less than ``min_age_s`` seconds before ``now`` are not read yet (see
+    ``settled_files``); they are listed in ``SyncReport.unsettled``.
+    """
     # one sync at a time: a second run waits, then finds the files already registered
     ingest_lock = Path(f"{warehouse.path}.ingest.lock")
     with file_lock(ingest_lock, exclusive=True, timeout_s=warehouse.timeout_s):
-        return _sync(landing_dir, warehouse, kinds, workers, progress, now or datetime.now(UTC))
+        return _sync(landing_dir, warehouse, kinds, workers, progress, now or datetime.now(UTC), min_age_s)
 
 
 def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None, workers: int,
-          progress: Callable[[int], None] | None, now: datetime) -> SyncReport:
+          progress: Callable[[int], None] | None, now: datetime, min_age_s: float = 0.0) -> SyncReport:
     report = SyncReport()
-    files = scan_landing(landing_dir, kinds)
+    files, unsettled = settled_files(scan_landing(landing_dir, kinds), min_age_s, now)
+    report.unsettled = [f.relative for f in unsettled]
+    _upgrade_catalog(warehouse)
     changed_paths = _changed_paths(files, registered_files(warehouse, kinds, CHANGE_COLUMNS))
     changed = [f for f in files if f.relative in changed_paths]
     if not changed:
@@ -434,7 +469,7 @@ class Registrations:
     """Catalog changes decided but not yet written."""
 
     records: list[pl.DataFrame] = field(default_factory=list)
-    touched: list[tuple[str, int]] = field(default_factory=list)
+    touched: list[LandingFile] = field(default_factory=list)
     replaced: list[tuple[str, int]] = field(default_factory=list)
 
     @property
@@ -449,12 +484,12 @@ def _decide(files: list[LandingFile], chunk: ParsedChunk, current: dict[str, dic
     The loop decides; the catalog rows are built column-wise in one frame per chunk.
     """
     columns: dict[str, list] = {name: [] for name in ("file_index", "path", "kind", "size_bytes", "mtime_ns",
-                                                     "sha256", "file_id", "arrived_ns", "status", "error",
+                                                     "ctime_ns", "sha256", "file_id", "arrived_ns", "status", "error",
                                                      "error_line")}
     for index, (file, sha) in enumerate(zip(files, chunk.sha256)):
         previous = current.get(file.relative)
         if previous is not None and previous["sha256"] == sha:
-            pending.touched.append((file.relative, file.mtime_ns))  # same bytes re-dropped: a no-op
+            pending.touched.append(file)  # same bytes re-dropped: a no-op
             continue
         file_id = chunk.file_ids.get(index)
         if file_id is None:
@@ -474,7 +509,8 @@ def _decide(files: list[LandingFile], chunk: ParsedChunk, current: dict[str, dic
                 pending.replaced.append((file.relative, file_id))
         report.counts[(kind or "unrecognised", status)] += 1
         for name, value in (("file_index", index), ("path", file.relative), ("kind", kind),
-                            ("size_bytes", file.size_bytes), ("mtime_ns", file.mtime_ns), ("sha256", sha),
+                            ("size_bytes", file.size_bytes), ("mtime_ns", file.mtime_ns),
+                            ("ctime_ns", file.ctime_ns), ("sha256", sha),
                             ("file_id", file_id), ("arrived_ns", file.arrived_ns), ("status", status),
                             ("error", message), ("error_line", line)):
             columns[name].append(value)
@@ -514,9 +550,20 @@ def _record(warehouse: Warehouse, pending: Registrations) -> None:
             # every earlier accepted content of the path, also one before a rejected re-delivery
             conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and status = 'accepted' "
                          f"and file_id <> ?", [path, file_id])
-        for path, mtime_ns in pending.touched:
-            conn.execute(f"update {CATALOG} set mtime_ns = ? where path = ? and registered_at = "
-                         f"(select max(registered_at) from {CATALOG} where path = ?)", [mtime_ns, path, path])
+        for file in pending.touched:
+            conn.execute(f"update {CATALOG} set size_bytes = ?, mtime_ns = ?, ctime_ns = ? "
+                         f"where path = ? and registered_at = "
+                         f"(select max(registered_at) from {CATALOG} where path = ?)",
+                         [file.size_bytes, file.mtime_ns, file.ctime_ns, file.relative, file.relative])
+
+
+def _upgrade_catalog(warehouse: Warehouse) -> None:
+    """Add ``ctime_ns`` to a catalog written before it was recorded (its rows are hashed once more)."""
+    present = warehouse.read("select column_name from information_schema.columns where table_schema = "
+                             "'landing' and table_name = 'files'")["column_name"].to_list()
+    if present and "ctime_ns" not in present:
+        with warehouse.writer() as conn:
+            conn.execute(f"alter table {CATALOG} add column if not exists ctime_ns bigint")
 
 
 def _ensure_catalog(conn) -> None:

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flexpower_assets.domain.time import BERLIN, UTC
-from flexpower_assets.ingestion.catalog import LandingFile, file_days, parse_file, scan_landing
+from flexpower_assets.ingestion.catalog import LandingFile, file_days, parse_file, scan_landing, settled_files
 from flexpower_assets.parsers.errors import InputFileError
 
 SNAPSHOT_KINDS = {"contracts": "snapshot_created_at", "technical_data": "file_created_at"}
@@ -88,9 +88,13 @@ def snapshot_days(created_at: datetime, later: Iterable[datetime], today: date) 
 
 
 def watch(landing_dir: Path, kinds: set[str], cursor: Cursor, today: date,
-          max_files: int = 5000) -> WatchResult:
-    """New files of some kinds since the cursor, and the delivery days each kind must re-run."""
-    files = scan_landing(landing_dir, kinds)
+          max_files: int = 5000, min_age_s: float = 0.0) -> WatchResult:
+    """New files of some kinds since the cursor, and the delivery days each kind must re-run.
+
+    Files still changing (younger than ``min_age_s``) are not looked at yet: they arrived after
+    every settled file, so the cursor stays below them and a later tick sees them.
+    """
+    files, _unsettled = settled_files(scan_landing(landing_dir, kinds), min_age_s, datetime.now(UTC))
     new = [f for f in files if cursor.is_new(f)][:max_files]
     result = WatchResult(cursor=cursor.advanced(new), n_files=len(new))
     for file in new:

@@ -26,7 +26,7 @@ def sample_landing(tmp_path_factory) -> Path:
 
 def make_settings(landing: Path, root: Path) -> Settings:
     return Settings(landing_dir=landing, warehouse_path=root / "warehouse" / "test.duckdb",
-                    data_dir=root, parse_workers=1)
+                    data_dir=root, parse_workers=1, min_file_age_s=0)
 
 
 @pytest.fixture
