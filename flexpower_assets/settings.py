@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,17 @@ class Settings:
     executor: str = "in_process"  # or "multiprocess": a process per step (measured slower here)
     # a landing file is read once nothing about it changed for this long (SFTP writes in place)
     min_file_age_s: float = 60.0
+    bidding_config_path: Path | None = None  # default: <data_dir>/bidding/bidding.yaml
+    now: datetime | None = None  # FLEXPOWER_NOW (ISO UTC); None = the wall clock
+
+    @property
+    def bidding_config(self) -> Path:
+        """The bidding configuration file (FLEXPOWER_BIDDING_CONFIG)."""
+        return self.bidding_config_path or self.data_dir / "bidding" / "bidding.yaml"
+
+    def current_time(self) -> datetime:
+        """The current time in UTC: FLEXPOWER_NOW when set (replaying a past day), else the clock."""
+        return self.now if self.now is not None else datetime.now(timezone.utc)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,6 +40,22 @@ class Settings:
         workers = int(os.environ.get("FLEXPOWER_PARSE_WORKERS", "2"))
         executor = os.environ.get("FLEXPOWER_EXECUTOR", "in_process")
         min_age = float(os.environ.get("FLEXPOWER_MIN_FILE_AGE_S", "60"))
+        bidding = os.environ.get("FLEXPOWER_BIDDING_CONFIG")
         return cls(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve(),
                    data_dir=data_dir.resolve(), parse_workers=workers, executor=executor,
-                   min_file_age_s=min_age)
+                   min_file_age_s=min_age,
+                   bidding_config_path=Path(bidding).resolve() if bidding else None,
+                   now=parse_now(os.environ.get("FLEXPOWER_NOW")))
+
+
+def parse_now(text: str | None) -> datetime | None:
+    """An ISO 8601 UTC time (``2025-10-14T09:30:00Z``) or None; anything else is an error."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"FLEXPOWER_NOW={text!r} is not an ISO 8601 time like 2025-10-14T09:30:00Z") from None
+    if value.tzinfo is None or value.utcoffset() != timezone.utc.utcoffset(None):
+        raise ValueError(f"FLEXPOWER_NOW={text!r} must be UTC (end it with Z or +00:00)")
+    return value.astimezone(timezone.utc)
