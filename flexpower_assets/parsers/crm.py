@@ -18,6 +18,7 @@ from flexpower_assets.parsers.errors import (
     match_name,
     parse_column,
     read_csv_strings,
+    reject_rows,
     utc_from_name,
     validate_rows,
 )
@@ -37,7 +38,9 @@ def parse_contracts(path: Path) -> pl.DataFrame:
     """One row per contract of a CRM snapshot; ``snapshot_created_at`` is the name's UTC time.
 
     An empty ``contract_end`` is open-ended (null). Identical repeated rows collapse; a
-    contract_id repeated with different values rejects the file.
+    contract_id repeated with different values rejects the file, and so does a contract_end
+    before its contract_begin (a term that cannot be meant; an end equal to the begin is a
+    contract active on no day, which a cancellation can produce, and is accepted).
     """
     path = Path(path)
     created = utc_from_name(path, match_name(path, CONTRACTS_NAME)["created"], "%Y%m%d_%H%M%S")
@@ -64,5 +67,8 @@ def parse_contracts(path: Path) -> pl.DataFrame:
         fee_percent=number("fee_percent"),
         snapshot_created_at=pl.lit(created, dtype=pl.Datetime("us", "UTC")),
     )
+    reject_rows(frame, path, pl.col("contract_end") < pl.col("contract_begin"),
+                lambda row: f"contract {row['contract_id']!r}: contract_end {row['contract_end']} is before "
+                            f"contract_begin {row['contract_begin']}")
     frame = collapse_duplicates(frame, ["contract_id"], path)
     return validate_rows(frame, Contract, path, names=FILE_NAMES)

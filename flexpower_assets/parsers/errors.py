@@ -7,6 +7,8 @@ repeat with different values, and pandera failures turned into a file line or JS
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -109,7 +111,15 @@ def read_csv_strings(path: Path, header: Sequence[str] | None, separator: str = 
 
 def _check_field_counts(path: Path, body: bytes, separator: bytes, n_fields: int,
                         header_line: int) -> None:
-    """Reject the first non-blank line with more or fewer fields than the header (quoted lines skipped)."""
+    """Reject the first non-blank line with more or fewer fields than the header.
+
+    Without quotes a field count is a count of separators (fast, for the large exports); a file
+    with quotes is counted by the ``csv`` module, so a quoted separator is not a field boundary
+    and a quoted line with a field too many is rejected, not silently cut to the header's width.
+    """
+    if b'"' in body:
+        _check_quoted_field_counts(path, body, separator, n_fields, header_line)
+        return
     lines = body.split(b"\n")[1:]
     if lines and not lines[-1].strip():
         lines.pop()
@@ -117,9 +127,27 @@ def _check_field_counts(path: Path, body: bytes, separator: bytes, n_fields: int
     if counts.count(n_fields - 1) == len(counts):
         return
     for offset, (line, count) in enumerate(zip(lines, counts), start=header_line + 1):
-        if count != n_fields - 1 and line.strip() and b'"' not in line:
+        if count != n_fields - 1 and line.strip():
             raise InputFileError(
                 path, f"{line.count(separator) + 1} fields where the header has {n_fields}", line=offset)
+
+
+def _check_quoted_field_counts(path: Path, body: bytes, separator: bytes, n_fields: int,
+                               header_line: int) -> None:
+    """``_check_field_counts`` for a file with quoted fields (read as CSV, quotes honoured)."""
+    reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""), delimiter=separator.decode(),
+                        quotechar='"', strict=True)
+    started = 0  # lines of the body read before the current record
+    try:
+        for record in reader:
+            line = header_line + started  # the body's first line is the header
+            started = reader.line_num
+            if line == header_line or not any(field.strip() for field in record):
+                continue
+            if len(record) != n_fields:
+                raise InputFileError(path, f"{len(record)} fields where the header has {n_fields}", line=line)
+    except csv.Error as error:
+        raise InputFileError(path, f"cannot be read as CSV: {error}", line=header_line + started) from None
 
 
 def parse_column(frame: pl.DataFrame, path: Path, column: str, parsed: pl.Expr,

@@ -30,6 +30,8 @@ _EXPORT = r"_Trades-(?P<day>\d{8})-(?P<exported>\d{8}T\d{9}Z)\.csv"
 PRIVATE_TRADES_NAME = re.compile("Private" + _EXPORT)
 PUBLIC_TRADES_NAME = re.compile("Public" + _EXPORT)
 TRADES_NAME = re.compile("(?:Private|Public)" + _EXPORT)
+#: The volume labels the exchange is known to write (FORMATS.md); any other is an unknown unit.
+VOLUME_UNITS = ["MWH"]
 HEADER = ["TradeId", "Side", "DeliveryStart", "DeliveryEnd", "ExecutionTime", "Price", "Currency",
           "Volume", "VolumeUnit"]
 TIME_WITH_OFFSET = "%Y-%m-%d %H:%M:%S%.f%:z"
@@ -45,7 +47,8 @@ def parse_trades(path: Path) -> pl.DataFrame:
     """One row per trade of a private or public export; ``exported_at`` from the file name.
 
     Rejects an empty file, a wrong header, an unparsable number or time, a side other than
-    BUY/SELL, a currency other than EUR, a product that is neither 15 nor 60 minutes long and a
+    BUY/SELL, a currency other than EUR, a VolumeUnit other than the documented ``MWH`` (an
+    unknown unit: ``GWH`` would mean another magnitude, so it is not guessed), a product that is neither 15 nor 60 minutes long and a
     TradeId repeated with different values (identical repeats are kept once).
     """
     path = Path(path)
@@ -55,6 +58,9 @@ def parse_trades(path: Path) -> pl.DataFrame:
                 lambda row: f"column 'Side': {row['Side']!r} is not BUY or SELL")
     reject_rows(raw, path, pl.col("Currency") != "EUR",
                 lambda row: f"column 'Currency': unknown currency {row['Currency']!r} (only EUR)")
+    reject_rows(raw, path, ~pl.col("VolumeUnit").is_in(VOLUME_UNITS) | pl.col("VolumeUnit").is_null(),
+                lambda row: f"column 'VolumeUnit': unknown unit {row['VolumeUnit']!r} "
+                            f"(the exchange documents {', '.join(VOLUME_UNITS)})")
     frame = pl.DataFrame({
         "trade_id": raw["TradeId"],
         "side": raw["Side"],
