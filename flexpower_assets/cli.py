@@ -16,6 +16,8 @@ import click
 from flexpower_assets.portal.commands import audit_group, portal_command, token_group
 from flexpower_assets.settings import Settings
 
+LAYOUTS = ("real", "compact")  # of the simulated VPP files (flexpower_assets.simulator.vpp.LAYOUTS)
+
 
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
@@ -36,13 +38,17 @@ def main() -> None:
 @click.option("--public-trades-per-day", type=int, default=None, help="Market trades per day (default 200,000).")
 @click.option("--forecasts-and-public-trades-only", is_flag=True,
               help="Only add forecasts and public trades for the assets in an existing landing zone's contracts.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="real", show_default=True,
+              help="Forecast and live JSON: real (indented, float ms, as the VPP writes them) or compact.")
 def simulate(n_assets: int, start: str, days: int, seed: int, out: Path | None,
-             public_trades_per_day: int | None, forecasts_and_public_trades_only: bool) -> None:
+             public_trades_per_day: int | None, forecasts_and_public_trades_only: bool, layout: str) -> None:
     """Write a sample landing zone in the inbound formats (deterministic for a seed)."""
     from flexpower_assets import simulator
 
     out = out or Settings.from_env().landing_dir
-    extra = {} if public_trades_per_day is None else {"public_trades_per_day": public_trades_per_day}
+    extra = {"layout": layout}
+    if public_trades_per_day is not None:
+        extra["public_trades_per_day"] = public_trades_per_day
     began = time.perf_counter()
     if forecasts_and_public_trades_only:
         summary = simulator.add_forecasts_and_public_trades(out, _day(start), days, seed, progress=True, **extra)
@@ -134,11 +140,17 @@ def demo() -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--baseline/--no-baseline", default=False, help="Also run the plain-pandas implementation.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where to simulate (default: a temp dir).")
-def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | None) -> None:
+@click.option("--layout", type=click.Choice(LAYOUTS), default="real", show_default=True,
+              help="Layout of the simulated forecast and live files.")
+@click.option("--drop-caches/--no-drop-caches", default=True, show_default=True,
+              help="Empty the page cache before each measured run where permitted (else the run is warm).")
+def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | None, layout: str,
+          drop_caches: bool) -> None:
     """Time ingestion and every contract table for N simulated assets; last line is JSON."""
     from flexpower_assets.bench.run import run_benchmark
 
-    run_benchmark(n_assets=n_assets, days=days, seed=seed, baseline=baseline, workdir=workdir, echo=click.echo)
+    run_benchmark(n_assets=n_assets, days=days, seed=seed, baseline=baseline, workdir=workdir, echo=click.echo,
+                  layout=layout, drop_caches=drop_caches)
 
 
 main.add_command(portal_command, "portal")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import platform
 import resource
 import shutil
 import tempfile
@@ -253,14 +255,15 @@ def compare_totals(pipeline: dict[str, Any], baseline: dict[str, Any]) -> list[t
 # ------------------------------------------------------------------------------------ landing
 
 def _prepare_landing(workdir: Path, n_assets: int, start: date, days: int, seed: int,
-                     public_trades_per_day: int | None, echo: Echo) -> tuple[Path, dict[str, Any]]:
+                     public_trades_per_day: int | None, echo: Echo,
+                     layout: str = "real") -> tuple[Path, dict[str, Any]]:
     """The simulated landing zone in ``workdir/landing``; reused when it holds this very simulation."""
     from flexpower_assets import simulator
 
     landing = workdir / "landing"
     marker = workdir / MARKER
     wanted = {"assets": n_assets, "start": start.isoformat(), "days": days, "seed": seed,
-              "public_trades_per_day": public_trades_per_day}
+              "public_trades_per_day": public_trades_per_day, "layout": layout}
     if landing.exists():
         if marker.exists() and json.loads(marker.read_text()).get("simulation") == wanted:
             echo(f"reusing the simulated landing zone in {landing}")
@@ -270,7 +273,9 @@ def _prepare_landing(workdir: Path, n_assets: int, start: date, days: int, seed:
                                   "choose an empty --workdir")
         shutil.rmtree(landing)
         marker.unlink()
-    extra = {} if public_trades_per_day is None else {"public_trades_per_day": public_trades_per_day}
+    extra = {"layout": layout}
+    if public_trades_per_day is not None:
+        extra["public_trades_per_day"] = public_trades_per_day
     began = time.perf_counter()
     summary = simulator.simulate(landing, n_assets, start, days, seed, progress=False, **extra)
     seconds = time.perf_counter() - began
@@ -278,9 +283,49 @@ def _prepare_landing(workdir: Path, n_assets: int, start: date, days: int, seed:
     described = {"files_by_kind": dict(files), "seconds": seconds,
                  "bad_files": [f"{bad.path}: {bad.problem}" for bad in summary.bad_files]}
     marker.write_text(json.dumps({"simulation": wanted, "summary": described}))
-    echo(f"simulated {n_assets} assets x {days} day(s) from {start}: "
+    echo(f"simulated {n_assets} assets x {days} day(s) from {start} ({layout} layout): "
          f"{sum(files.values()):,} files in {seconds:.1f} s (not timed)")
     return landing, described
+
+
+# ------------------------------------------------------------------------------------ conditions
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def drop_page_cache() -> str:
+    """Empty the kernel's page cache so the files are read from disk: ``cold`` if that worked,
+    else ``warm (...)`` saying why not (the files were just written, so they are cached)."""
+    try:
+        os.sync()
+        DROP_CACHES.write_text("3\n")
+    except OSError as error:
+        return f"warm (page cache not dropped: {error.strerror or error})"
+    return "cold"
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: CPUs, their model, memory, Python, and the load average."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    try:
+        memory_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                          if line.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError):
+        memory_kib = 0
+    return {"cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
+            "memory_gb": round(memory_kib / 1024 / 1024, 1), "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _machine_text(info: dict[str, Any]) -> str:
+    return (f"{info['cpus_usable']} usable CPUs ({info['cpu_model'] or 'unknown model'}), "
+            f"{info['memory_gb']} GB, Python {info['python']}, load average "
+            + " ".join(f"{x:.2f}" for x in info["load_average"]))
 
 
 # ------------------------------------------------------------------------------------ report
@@ -347,21 +392,30 @@ def _number(value: Any) -> str:
 def run_benchmark(n_assets: int, days: int, seed: int = 7, baseline: bool = False,
                   workdir: Path | None = None, echo: Echo = print,
                   public_trades_per_day: int | None = None, start: date = BENCH_START,
-                  workers: int = 2) -> dict[str, Any]:
+                  workers: int = 2, layout: str = "real", drop_caches: bool = True) -> dict[str, Any]:
     """Simulate, ingest and compute N assets x D days (and the pandas baseline); print and return
-    the figures. The last line printed is the JSON object that is returned."""
+    the figures. The last line printed is the JSON object that is returned.
+
+    ``layout`` is that of the simulated VPP files (``real`` or ``compact``); with
+    ``drop_caches`` the page cache is emptied before each measured run where the system allows
+    it, and the figures say whether the runs started ``cold`` or ``warm``."""
     owned = workdir is None
     root = Path(tempfile.mkdtemp(prefix="flexpower-bench-")) if owned else Path(workdir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     try:
-        landing, simulation = _prepare_landing(root, n_assets, start, days, seed, public_trades_per_day, echo)
+        landing, simulation = _prepare_landing(root, n_assets, start, days, seed, public_trades_per_day, echo,
+                                               layout)
         warehouse = root / "warehouse" / "bench.duckdb"
         for stale in warehouse.parent.glob(f"{warehouse.name}*"):  # a fresh warehouse every time
             stale.unlink()
         day_list = [start + timedelta(days=i) for i in range(days)]
         day_keys = [day.isoformat() for day in day_list]
 
-        echo(f"pipeline: ingestion ({workers} parse workers) and {JOB} for {len(day_keys)} day(s) ...")
+        conditions = machine()
+        echo(f"measured on: {_machine_text(conditions)}")
+        cache = drop_page_cache() if drop_caches else "warm (not dropped: --no-drop-caches)"
+        echo(f"pipeline: ingestion ({workers} parse workers) and {JOB} for {len(day_keys)} day(s), "
+             f"{layout} layout, page cache {cache} ...")
         pipeline, pipeline_memory = run_measured(measure_pipeline, landing, warehouse, root, day_keys, workers)
         _print_files(pipeline, echo)
         _print_stages(pipeline, echo)
@@ -374,8 +428,10 @@ def run_benchmark(n_assets: int, days: int, seed: int = 7, baseline: bool = Fals
              f"under {TARGET_MB:,} MB")
 
         figures: dict[str, Any] = _figures(n_assets, days, seed, pipeline, pipeline_memory, simulation)
+        figures |= {"layout": layout, "page_cache": cache, "machine": conditions}
         if baseline:
-            echo("pandas baseline: one process, json/csv + pandas ...")
+            pandas_cache = drop_page_cache() if drop_caches else "warm (not dropped: --no-drop-caches)"
+            echo(f"pandas baseline: one process, json/csv + pandas, page cache {pandas_cache} ...")
             pandas_result, pandas_memory = run_measured(measure_baseline, landing, day_list)
             for stage, seconds in pandas_result["stages"].items():
                 echo(f"  pandas {stage:<30}{seconds:>9.2f} s")
@@ -393,10 +449,13 @@ def run_benchmark(n_assets: int, days: int, seed: int = 7, baseline: bool = Fals
                 "pandas_seconds": round(pandas_result["seconds"], 3),
                 "pandas_peak_rss_mb": round(pandas_memory.peak_mb, 1),
                 "pandas_cpu_seconds": round(pandas_result["cpu_seconds"], 3),
+                "pandas_page_cache": pandas_cache,
                 "pandas_stages": {k: round(v, 3) for k, v in pandas_result["stages"].items()},
                 "results_match": match,
                 "mismatches": [name for name, _a, _b, same in rows if not same],
             }
+        figures["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        echo(f"load average after the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         echo(json.dumps(figures))
         return figures
     finally:

@@ -327,6 +327,7 @@ class _Batch:
         self.errors: dict[int, InputFileError] = {}
         self._pending: dict[str, list] = {name: [] for name in convert}
         self._pending_rows = 0
+        self._pending_types: list[type | None] = []
         self._chunks: dict[str, list[pl.Series]] = {name: [] for name in convert}
 
     def keep(self, i: int, source: _Columnar | None, asset: str, columns: list[list]) -> None:
@@ -335,6 +336,13 @@ class _Batch:
         self.assets.append(asset)
         self.lengths.append(len(columns[0]))
         self.sources[i] = source
+        # values of one JSON type per chunk: a chunk of integers and one of floats each convert
+        # at full speed, while a chunk mixing them would take polars' slow path
+        types = [type(column[0]) if column else None for column in columns]
+        if types != self._pending_types:
+            if self._pending_rows:
+                self._convert_pending()
+            self._pending_types = types
         for pending, column in zip(self._pending.values(), columns):
             pending.extend(column)
         self._pending_rows += len(columns[0])
@@ -470,7 +478,14 @@ def _gc_paused() -> Iterator[None]:
 
 def _numbers(values: list) -> pl.Series:
     """Values as Float64, null where one is not a JSON number (a number written as text, such
-    as ``"1.5"``, is not one: the row is then rejected as not a number)."""
+    as ``"1.5"``, is not one: the row is then rejected as not a number).
+
+    Integers are read as Int64 first: polars builds Float64 from Python integers slowly."""
+    if values and type(values[0]) is int:
+        try:
+            return pl.Series(values, dtype=pl.Int64).cast(pl.Float64)
+        except (TypeError, OverflowError, pl.exceptions.PolarsError):
+            pass
     try:
         return pl.Series(values, dtype=pl.Float64)
     except (TypeError, OverflowError, pl.exceptions.PolarsError):
@@ -485,7 +500,12 @@ def _measurements(values: list) -> pl.Series:
 
 
 def _epoch_ms_values(values: list) -> pl.Series:
-    """Epoch milliseconds as written: Int64 if all are integers (read exactly), else ``_numbers``."""
+    """Epoch milliseconds as written: Int64 if all are integers (read exactly), else ``_numbers``.
+
+    Floats (``1749333600000.0``, as the real files write them) go to Float64 at once: asking
+    polars for Int64 first would walk them slowly only to fail."""
+    if values and type(values[0]) is float:
+        return _numbers(values)
     try:
         return pl.Series(values, dtype=pl.Int64)
     except (TypeError, OverflowError, pl.exceptions.PolarsError):
@@ -597,7 +617,9 @@ def _forecast_document(path: Path, known: dict[str, int]) -> tuple[_Columnar | N
         found = _in_layout(_load_quickly(path), FORECAST_LAYOUT)
         if found is not None:
             asset, (start, end, versions, power) = found
-            if asset == match["asset_id"] and versions.count(version_ms) == len(versions):
+            # counted as the type the file writes: float == int compares slowly (same result)
+            same = float(version_ms) if versions and type(versions[0]) is float else version_ms
+            if asset == match["asset_id"] and versions.count(same) == len(versions):
                 return None, asset, version_ms, [start, end, power]
     checked, version_ms = _checked_forecast(path)
     return checked, checked.asset_id, version_ms, [checked.values[name] for name in ("start", "end", "power")]

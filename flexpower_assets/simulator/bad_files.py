@@ -10,31 +10,33 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 from flexpower_assets.simulator.dso import dso_times
 from flexpower_assets.simulator.formats import plain_number
 from flexpower_assets.simulator.summary import SimulationSummary
-from flexpower_assets.simulator.timegrid import HORIZON_QH, QH_MS, Period
-from flexpower_assets.simulator.vpp import forecast_document
+from flexpower_assets.simulator.timegrid import HORIZON_QH, Period
+from flexpower_assets.simulator.vpp import (
+    COMPACT_LAYOUT, REAL_LAYOUT, compact_time_columns, forecast_document, real_forecast_document,
+)
 from flexpower_assets.simulator.weather import AssetModel
 
 
 def write_off_grid_forecast(out: Path, model: AssetModel, period: Period,
-                            summary: SimulationSummary) -> None:
-    """A version at hh:07, which the VPP never produces."""
+                            summary: SimulationSummary, layout: str = REAL_LAYOUT) -> None:
+    """A version at hh:07, which the VPP never produces (in the layout of the other forecasts)."""
     grid = model.grid
     on_grid = grid.index(period.start) + 32  # 08:00 Berlin of the first day
     version_ms = int(grid.ms[on_grid]) + 7 * 60_000
     targets = on_grid + 1 + np.arange(HORIZON_QH)
     starts = grid.ms[targets]
-    columns = (orjson.dumps(starts, option=orjson.OPT_SERIALIZE_NUMPY) + b","
-               + orjson.dumps(starts + QH_MS, option=orjson.OPT_SERIALIZE_NUMPY) + b","
-               + orjson.dumps(np.full(HORIZON_QH, version_ms), option=orjson.OPT_SERIALIZE_NUMPY) + b",")
     power = model.forecast(targets, np.full(HORIZON_QH, on_grid + 1))
     version = grid.time(on_grid) + timedelta(minutes=7)
     path = out / "vpp" / "forecasts" / f"{model.spec.asset_id}_{version:%Y%m%dT%H%MZ}.json"
-    path.write_bytes(forecast_document(model.spec.asset_id, columns, power))
+    if layout == COMPACT_LAYOUT:
+        document = forecast_document(model.spec.asset_id, compact_time_columns(starts, version_ms), power)
+    else:
+        document = real_forecast_document(model.spec.asset_id, starts, version_ms, power)
+    path.write_bytes(document)
     summary.count("forecast")
     summary.bad(path, f"version {version:%Y-%m-%dT%H:%MZ} is not on a quarter-hour")
 

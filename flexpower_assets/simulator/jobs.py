@@ -43,7 +43,8 @@ class JobContext:
 def run_asset_job(job: AssetJob, context: JobContext) -> Counter:
     counts = Counter(forecast=write_forecasts(context.out, job.model, context.versions))
     if job.live is not None:
-        counts["live"] += write_live(context.out, job.model, job.live, context.period, context.seed)
+        counts["live"] += write_live(context.out, job.model, job.live, context.period, context.seed,
+                                     context.versions.layout)
     if job.final is not None and job.metering_point_id:
         counts["final_production"] += write_final_production(
             context.out, job.model, job.metering_point_id, job.final, context.period)

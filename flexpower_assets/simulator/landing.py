@@ -31,7 +31,9 @@ from flexpower_assets.simulator.noise import rng_for
 from flexpower_assets.simulator.portfolio import Contract, Portfolio, asset_spec_for, build_portfolio
 from flexpower_assets.simulator.summary import KINDS, SimulationSummary
 from flexpower_assets.simulator.timegrid import Grid, Period
-from flexpower_assets.simulator.vpp import ForecastVersions, LivePlan, live_stem, write_technical_data
+from flexpower_assets.simulator.vpp import (
+    REAL_LAYOUT, ForecastVersions, LivePlan, check_layout, live_stem, write_technical_data,
+)
 from flexpower_assets.simulator.weather import AssetModel, Weather
 
 DEFAULT_PUBLIC_TRADES_PER_DAY = 200_000
@@ -41,9 +43,14 @@ FOLDERS = ["crm", "vpp/technical_data", "vpp/forecasts", "vpp/live", "dso", "exc
 
 
 def simulate(out: Path, n_assets: int, start: date, days: int, seed: int, progress: bool = False,
-             public_trades_per_day: int = DEFAULT_PUBLIC_TRADES_PER_DAY) -> SimulationSummary:
-    """Write a complete landing zone for ``n_assets`` assets and ``days`` delivery days into ``out``."""
+             public_trades_per_day: int = DEFAULT_PUBLIC_TRADES_PER_DAY,
+             layout: str = REAL_LAYOUT) -> SimulationSummary:
+    """Write a complete landing zone for ``n_assets`` assets and ``days`` delivery days into ``out``.
+
+    ``layout`` is that of the forecast and live files: ``real`` (indented, float milliseconds,
+    as the VPP writes them) or ``compact`` (see ``simulator.vpp``)."""
     out = Path(out)
+    check_layout(layout)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; the simulator writes a fresh landing zone")
     if days < 1:
@@ -67,7 +74,7 @@ def simulate(out: Path, n_assets: int, start: date, days: int, seed: int, progre
     _describe_contracts(portfolio, summary)
     write_technical_data(out, portfolio, period, seed, summary)
 
-    context = JobContext(out, period, ForecastVersions.for_period(grid, period), seed)
+    context = JobContext(out, period, ForecastVersions.for_period(grid, period, layout), seed)
     jobs = _asset_jobs(portfolio, models, period, seed, summary)
     _add_counts(summary, run_asset_jobs(jobs, context, progress))
     write_redispatch_flags(out, events, grid, seed, summary)
@@ -77,7 +84,7 @@ def simulate(out: Path, n_assets: int, start: date, days: int, seed: int, progre
                           empty_one=True)
     write_imbalance(out, market, grid, period, seed, summary)
 
-    write_off_grid_forecast(out, models[0], period, summary)
+    write_off_grid_forecast(out, models[0], period, summary, layout)
     broken = portfolio.role("bad_final_production")
     write_broken_number_final(out, models[broken.index], broken.metering_point_id, period, summary)
     return summary
@@ -85,10 +92,11 @@ def simulate(out: Path, n_assets: int, start: date, days: int, seed: int, progre
 
 def add_forecasts_and_public_trades(
     landing: Path, start: date, days: int, seed: int, progress: bool = False,
-    public_trades_per_day: int = DEFAULT_PUBLIC_TRADES_PER_DAY,
+    public_trades_per_day: int = DEFAULT_PUBLIC_TRADES_PER_DAY, layout: str = REAL_LAYOUT,
 ) -> SimulationSummary:
     """Forecast versions for the assets of the newest CRM snapshot, and public trades, for the days."""
     landing = Path(landing)
+    check_layout(layout)
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     assets = read_newest_crm_assets(landing)
@@ -101,7 +109,7 @@ def add_forecasts_and_public_trades(
     summary = _new_summary(landing, [a.asset_id for a in assets], period)
     for folder in ("vpp/forecasts", "exchange"):
         (landing / folder).mkdir(parents=True, exist_ok=True)
-    context = JobContext(landing, period, ForecastVersions.for_period(grid, period), seed)
+    context = JobContext(landing, period, ForecastVersions.for_period(grid, period, layout), seed)
     _add_counts(summary, run_asset_jobs([AssetJob(m) for m in models], context, progress))
     _write_public_exports(landing, market, grid, period, seed, public_trades_per_day, summary, progress,
                           empty_one=False)

@@ -2,12 +2,19 @@
 
 - ``vpp/technical_data/technical_data_<YYYY-MM-DD>T<HHMMSS>Z.json``: daily, 12:30-13:00 UTC,
   indented JSON; ``capacity_kw`` an int in some files and a float in others.
-- ``vpp/forecasts/<asset_id>_<YYYYMMDDTHHMMZ>.json``: one compact columnar document per asset and
-  version (start, end, version in epoch ms; power in kW), written from precomputed byte blocks
-  because a day of 1,000 assets is about 97,000 files.
-- ``vpp/live/<short name>_<YYYYMMDD>.json``: one indented document per asset and Berlin day, about
-  one point a minute with gaps, epoch ms as floats, the asset under ``key.asset_id`` or
-  ``key.entity_id``; solar slightly negative at night.
+- ``vpp/forecasts/<asset_id>_<YYYYMMDDTHHMMZ>.json``: one columnar document per asset and version
+  (start, end, version in epoch ms; power in kW); a day of 1,000 assets is about 97,000 files.
+- ``vpp/live/<short name>_<YYYYMMDD>.json``: one document per asset and Berlin day, about one
+  point a minute with gaps, the asset under ``key.asset_id`` or ``key.entity_id``; solar slightly
+  negative at night.
+
+Both are written in one of two layouts (``LAYOUTS``):
+
+- ``real`` (the default): as the real VPP files are, indented by two spaces, one value a line,
+  epoch milliseconds as floats (``1749333600000.0``), keys in the order ``key``, ``column_ids``,
+  ``units``, ``values``, and a final newline;
+- ``compact``: the same documents without whitespace and with integer milliseconds, written from
+  precomputed byte blocks (smaller files, and the quickest to write).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from flexpower_assets.simulator.weather import NIGHT_COS_ZENITH, AssetModel, cos
 
 NUMPY_JSON = orjson.OPT_SERIALIZE_NUMPY
 INDENTED_JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2
+REAL_LAYOUT, COMPACT_LAYOUT = "real", "compact"
+LAYOUTS = (REAL_LAYOUT, COMPACT_LAYOUT)
 MINUTE_MS = 60_000
 TECHNICAL_DATA_LOOKBACK_DAYS = 2
 
@@ -78,41 +87,81 @@ def _technical_entry(asset: Asset, capacity_kw: int | float) -> dict:
 
 # ---------------------------------------------------------------- forecasts
 
+FORECAST_TYPE_ID = "pv-forecast-real"  # what the VPP answers, wind assets included
+FORECAST_COLUMNS = ["start", "end", "version", "power"]
+FORECAST_UNITS = ["ms", "ms", "ms", "kW"]
 FORECAST_HEAD = b'{"key":{"asset_id":"'
-FORECAST_MID = (b'","type_id":"pv-forecast-real"},"column_ids":["start","end","version","power"],'
-                b'"units":["ms","ms","ms","kW"],"values":[')
+FORECAST_MID = (b'","type_id":"' + FORECAST_TYPE_ID.encode() + b'"},"column_ids":'
+                + orjson.dumps(FORECAST_COLUMNS) + b',"units":' + orjson.dumps(FORECAST_UNITS) + b',"values":[')
 FORECAST_TAIL = b"]}"
+
+
+def check_layout(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    return layout
 
 
 @dataclass
 class ForecastVersions:
-    """Every version of the period (grid indices), its name and its time columns as JSON bytes."""
+    """Every version of the period (grid indices), its name and its epoch-ms time columns
+    (start, end, version; one row per version), and the layout of the files.
+
+    In the compact layout the time columns are also kept as JSON bytes (``compact_columns``),
+    so a file is written by joining byte blocks."""
 
     index: np.ndarray
     names: list[str]
-    time_columns: list[bytes] = field(repr=False)
+    starts_ms: np.ndarray = field(repr=False)
+    version_ms: np.ndarray = field(repr=False)
+    layout: str = REAL_LAYOUT
+    compact_columns: list[bytes] = field(default_factory=list, repr=False)
 
     @classmethod
-    def for_period(cls, grid: Grid, period: Period) -> "ForecastVersions":
+    def for_period(cls, grid: Grid, period: Period, layout: str = REAL_LAYOUT) -> "ForecastVersions":
         first = grid.index(period.start) - 1  # 15 min before the first day
         last = grid.index(period.end) - 1  # the last day's end minus 15 min
         index = np.arange(first, last + 1)
-        names, columns = [], []
-        steps = np.arange(HORIZON_QH)
-        for v in index:
-            starts = grid.ms[v + steps]
-            names.append(f"{grid.time(int(v)):%Y%m%dT%H%MZ}")
-            columns.append(
-                orjson.dumps(starts, option=NUMPY_JSON) + b","
-                + orjson.dumps(starts + QH_MS, option=NUMPY_JSON) + b","
-                + orjson.dumps(np.full(HORIZON_QH, grid.ms[v]), option=NUMPY_JSON) + b","
-            )
-        return cls(index=index, names=names, time_columns=columns)
+        names = [f"{grid.time(int(v)):%Y%m%dT%H%MZ}" for v in index]
+        starts = grid.ms[index[:, None] + np.arange(HORIZON_QH)[None, :]]
+        versions = cls(index=index, names=names, starts_ms=starts, version_ms=grid.ms[index],
+                       layout=check_layout(layout))
+        if layout == COMPACT_LAYOUT:
+            versions.compact_columns = [compact_time_columns(row, int(v)) for row, v in zip(starts, grid.ms[index])]
+        return versions
+
+    def document(self, i: int, asset_id: str, power_kw: np.ndarray) -> bytes:
+        """Forecast file ``i`` of an asset, in the layout of these versions."""
+        if self.layout == COMPACT_LAYOUT:
+            return forecast_document(asset_id, self.compact_columns[i], power_kw)
+        return real_forecast_document(asset_id, self.starts_ms[i], int(self.version_ms[i]), power_kw)
+
+
+def compact_time_columns(starts_ms: np.ndarray, version_ms: int) -> bytes:
+    """The start, end and version columns of a compact forecast document (integer ms), each
+    followed by a comma."""
+    return (orjson.dumps(starts_ms, option=NUMPY_JSON) + b","
+            + orjson.dumps(starts_ms + QH_MS, option=NUMPY_JSON) + b","
+            + orjson.dumps(np.full(len(starts_ms), version_ms), option=NUMPY_JSON) + b",")
 
 
 def forecast_document(asset_id: str, time_columns: bytes, power_kw: np.ndarray) -> bytes:
+    """A compact forecast document from its precomputed time columns."""
     return (FORECAST_HEAD + asset_id.encode() + FORECAST_MID + time_columns
             + orjson.dumps(power_kw, option=NUMPY_JSON) + FORECAST_TAIL)
+
+
+def real_forecast_document(asset_id: str, starts_ms: np.ndarray, version_ms: int, power_kw: np.ndarray) -> bytes:
+    """A forecast document in the real layout: indented, float epoch milliseconds."""
+    starts = np.asarray(starts_ms, dtype=np.float64)
+    document = {
+        "key": {"asset_id": asset_id, "type_id": FORECAST_TYPE_ID},
+        "column_ids": FORECAST_COLUMNS,
+        "units": FORECAST_UNITS,
+        "values": [starts, starts + QH_MS, np.full(len(starts), float(version_ms)),
+                   np.asarray(power_kw, dtype=np.float64)],
+    }
+    return orjson.dumps(document, option=INDENTED_JSON) + b"\n"
 
 
 def write_forecasts(out: Path, model: AssetModel, versions: ForecastVersions) -> int:
@@ -121,8 +170,7 @@ def write_forecasts(out: Path, model: AssetModel, versions: ForecastVersions) ->
     target = versions.index[:, None] + np.arange(HORIZON_QH)[None, :]
     power = np.ascontiguousarray(model.forecast(target, versions.index[:, None]))
     for i, name in enumerate(versions.names):
-        (folder / f"{asset_id}_{name}.json").write_bytes(
-            forecast_document(asset_id, versions.time_columns[i], power[i]))
+        (folder / f"{asset_id}_{name}.json").write_bytes(versions.document(i, asset_id, power[i]))
     return len(versions.names)
 
 
@@ -145,7 +193,11 @@ def live_stem(asset: Asset, alias: bool) -> str:
     return f"{asset.asset_id[:3]}{asset.number:02d}"
 
 
-def write_live(out: Path, model: AssetModel, plan: LivePlan, period: Period, seed: int) -> int:
+def write_live(out: Path, model: AssetModel, plan: LivePlan, period: Period, seed: int,
+               layout: str = REAL_LAYOUT) -> int:
+    """An asset's live files: in the real layout indented with float ms, in the compact one
+    without whitespace and with integer ms."""
+    check_layout(layout)
     folder = out / "vpp" / "live"
     written = 0
     for day in period.days:
@@ -154,14 +206,16 @@ def write_live(out: Path, model: AssetModel, plan: LivePlan, period: Period, see
         rng = rng_for(seed, "live", model.spec.asset_id, day.toordinal())
         timestamps, values = live_points(model, day, rng)
         key_name = "entity_id" if day in plan.entity_id_days else "asset_id"
+        compact = layout == COMPACT_LAYOUT
         document = {
             "key": {key_name: model.spec.asset_id, "type_id": "power-measurement-live"},
             "column_ids": ["timestamp", "value", "quality"],
             "units": ["ms", "kW", "factor"],
-            "values": [timestamps, values, np.ones(len(values))],
+            "values": [timestamps.astype(np.int64) if compact else timestamps, values, np.ones(len(values))],
         }
         path = folder / f"{plan.stem}_{day:%Y%m%d}.json"
-        path.write_bytes(orjson.dumps(document, option=INDENTED_JSON) + b"\n")
+        path.write_bytes(orjson.dumps(document, option=NUMPY_JSON) if compact
+                         else orjson.dumps(document, option=INDENTED_JSON) + b"\n")
         written += 1
     return written
 

@@ -562,3 +562,33 @@ def test_sun_position_at_equinox_noon():
     midnight = np.array([datetime(2025, 3, 20, 0, tzinfo=UTC).timestamp() * 1000])
     assert cos_zenith(midnight, 52.0, 0.0)[0] < 0
 
+
+
+def test_vpp_files_are_written_in_the_real_layout_by_default(landing):
+    out, _summary = landing
+    for path in (out / "vpp/forecasts/SOL-DE-001_20250607T1200Z.json", sorted((out / "vpp/live").iterdir())[0]):
+        text = path.read_text()
+        lines = text.splitlines()
+        # as the real VPP files: two-space indent, one value a line, a final newline, keys in this order
+        assert lines[0] == "{" and lines[1] == '  "key": {' and text.endswith("}\n")
+        assert list(json.loads(text)) == ["key", "column_ids", "units", "values"]
+        first_ms = next(line.strip() for line in lines if line.startswith("      1"))
+        # epoch milliseconds as floats: 13 digits, then ".0,"
+        assert re.fullmatch(r"1\d{12}\.0,", first_ms), first_ms
+
+
+def test_the_compact_layout_holds_the_same_values_as_the_real_one(tmp_path):
+    real, compact = tmp_path / "real", tmp_path / "compact"
+    simulate(real, 3, date(2025, 6, 8), 1, SEED, public_trades_per_day=50)
+    simulate(compact, 3, date(2025, 6, 8), 1, SEED, public_trades_per_day=50, layout="compact")
+    for folder in ("vpp/forecasts", "vpp/live"):
+        names = sorted(p.name for p in (real / folder).iterdir())
+        assert names == sorted(p.name for p in (compact / folder).iterdir())
+        for name in names:
+            indented, plain = (root / folder / name for root in (real, compact))
+            text = plain.read_text()
+            assert "\n" not in text and ".0," not in text.split('"values":')[1].split("],")[0]
+            # the same document: float ms 1749333600000.0 == integer ms 1749333600000
+            assert json.loads(indented.read_bytes()) == json.loads(text), name
+    with pytest.raises(ValueError, match="unknown layout 'pretty'"):
+        simulate(tmp_path / "other", 3, date(2025, 6, 8), 1, SEED, layout="pretty")
