@@ -49,6 +49,9 @@ REPORT_KINDS = ("daily", "monthly")
 PORTFOLIO_SCOPE = "portfolio"
 OWNER_KINDS = ("asset", "contract", "invoice")
 REPORT_ASSET_GRANTS = ("all", "own", "none")
+# what a role may do with a bid matrix (flexpower_assets/bidding/approval.py applies them):
+# view it, edit a curve (a new version), approve a version (never one the same user made), submit it
+BID_ACTIONS = frozenset({"view", "edit", "approve", "submit"})
 
 
 class PolicyError(ValueError):
@@ -109,6 +112,7 @@ class Role:
     bound_to_contract: bool
     datasets: Mapping[str, Grant]
     reports: ReportGrant
+    bids: frozenset[str] = frozenset()  # what the role may do with bid matrices (BID_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ def _role(name: str, spec: Any, datasets: Mapping[str, Dataset], source: str) ->
     where = f"{source}: roles.{name}"
     if not NAME.match(name):
         raise PolicyError(f"{where}: invalid role name")
-    spec = _check_keys(where, spec, {"description", "bound_to_contract", "datasets", "reports"})
+    spec = _check_keys(where, spec, {"description", "bound_to_contract", "datasets", "reports", "bids"})
     bound = bool(spec.get("bound_to_contract", False))
     granted = spec.get("datasets", {})
     if granted == "all":
@@ -206,8 +210,13 @@ def _role(name: str, spec: Any, datasets: Mapping[str, Dataset], source: str) ->
         raise PolicyError(f"{where}.reports: a role bound to a contract sees only its own asset's reports")
     if not bound and reports.assets == "own":
         raise PolicyError(f"{where}.reports.assets: own needs bound_to_contract: true")
+    bids = frozenset(spec.get("bids", []))
+    if not bids <= BID_ACTIONS:
+        raise PolicyError(f"{where}.bids: {sorted(bids - BID_ACTIONS)} not among {sorted(BID_ACTIONS)}")
+    if bound and bids:
+        raise PolicyError(f"{where}.bids: a role bound to a contract cannot act on bid matrices")
     return Role(name=name, description=str(spec.get("description", "")).strip(), bound_to_contract=bound,
-                datasets=grants, reports=reports)
+                datasets=grants, reports=reports, bids=bids)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,175 @@
+"""The bid tables in the warehouse: matrix versions, approvals and submissions (no Dagster).
+
+Nothing here is ever deleted or overwritten: a new matrix is a new version, an approval or a
+submission attempt is a new row. Tables (BIDDING.md's data contract, plus the bookkeeping the
+four-eyes rule needs):
+
+- ``main.bid_matrix``        client x day x version x MTU x point
+- ``main.bid_submission``    one row per submission attempt that reached a decision
+- ``bidding.matrix_version`` per version: content hash, who made it (``system`` or the editor),
+                             from which version, the config hash and the rule violations found
+- ``bidding.approval``       every approval decision (approved / rejected), by whom, why
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import polars as pl
+
+from flexpower_assets.bidding.orders import content_hash
+from resources.warehouse import Warehouse
+
+DDL = [
+    "create schema if not exists bidding",
+    """create table if not exists main.bid_matrix (
+        delivery_day date not null, client_id varchar not null, version integer not null,
+        delivery_start timestamptz not null, point integer not null,
+        price_eur_per_mwh double not null, volume_mw double not null)""",
+    """create table if not exists main.bid_submission (
+        delivery_day date not null, client_id varchar not null, version integer not null,
+        content_hash varchar not null, idempotency_key varchar not null, status varchar not null,
+        approved_by varchar, submitted_at timestamptz not null, exchange_order_id varchar,
+        exchange_version integer, message varchar)""",
+    """create table if not exists bidding.matrix_version (
+        delivery_day date not null, client_id varchar not null, version integer not null,
+        content_hash varchar not null, origin varchar not null, made_by varchar not null,
+        made_at timestamptz not null, based_on integer, config_hash varchar, violations varchar[])""",
+    """create table if not exists bidding.approval (
+        delivery_day date not null, client_id varchar not null, version integer not null,
+        decision varchar not null, decided_by varchar not null, role varchar,
+        decided_at timestamptz not null, reason varchar)""",
+]
+
+MATRIX_COLUMNS = ["delivery_start", "point", "price_eur_per_mwh", "volume_mw"]
+
+
+@dataclass(frozen=True)
+class MatrixVersion:
+    delivery_day: date
+    client_id: str
+    version: int
+    content_hash: str
+    origin: str
+    made_by: str
+    made_at: datetime
+    based_on: int | None
+    config_hash: str | None
+    violations: list[str]
+    approval: str | None = None          # approved | rejected | None (pending)
+    approved_by: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class BidStore:
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def ensure_tables(self) -> None:
+        with self.warehouse.writer() as conn:
+            for statement in DDL:
+                conn.execute(statement)
+
+    # -------------------------------------------------------------- matrix versions
+
+    def save_version(self, client_id: str, day: date, matrix: pl.DataFrame, *, origin: str, made_by: str,
+                     violations: list[str], config_hash: str | None = None,
+                     based_on: int | None = None) -> tuple[MatrixVersion, bool]:
+        """Store the matrix as the next version, unless a version with the same content exists
+        (then that one is returned and ``False``: re-running a day adds nothing)."""
+        digest = content_hash(matrix)
+        frame = matrix.select(MATRIX_COLUMNS).sort("delivery_start", "point")
+        with self.warehouse.writer() as conn:
+            for statement in DDL:
+                conn.execute(statement)
+            found = conn.execute(
+                "select version from bidding.matrix_version where client_id = ? and delivery_day = ? "
+                "and content_hash = ? order by version limit 1", [client_id, day, digest]).fetchone()
+            if found:
+                existing = found[0]
+            else:
+                existing = None
+                version = conn.execute(
+                    "select coalesce(max(version), 0) + 1 from bidding.matrix_version "
+                    "where client_id = ? and delivery_day = ?", [client_id, day]).fetchone()[0]
+                conn.execute("insert into bidding.matrix_version values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             [day, client_id, version, digest, origin, made_by, _now(), based_on, config_hash,
+                              list(violations)])
+                rows = frame.with_columns(delivery_day=pl.lit(day, dtype=pl.Date), client_id=pl.lit(client_id),
+                                          version=pl.lit(version, dtype=pl.Int32))  # noqa: F841 (read by DuckDB)
+                conn.execute("insert into main.bid_matrix by name select * from rows")
+        if existing is not None:
+            return self.version(client_id, day, existing), False
+        return self.version(client_id, day, version), True
+
+    def versions(self, client_id: str, day: date) -> list[MatrixVersion]:
+        if not self.warehouse.table_exists("bidding", "matrix_version"):
+            return []
+        frame = self.warehouse.read(
+            """select v.*, a.decision as approval, a.decided_by as approved_by
+               from bidding.matrix_version v
+               left join (select * from bidding.approval
+                          qualify row_number() over (partition by client_id, delivery_day, version
+                                                     order by decided_at desc) = 1) a
+                 using (client_id, delivery_day, version)
+               where v.client_id = ? and v.delivery_day = ? order by v.version""", [client_id, day])
+        return [MatrixVersion(**{**row, "violations": list(row["violations"] or [])})
+                for row in frame.iter_rows(named=True)]
+
+    def version(self, client_id: str, day: date, version: int | None = None) -> MatrixVersion:
+        """One version (default: the latest); ``LookupError`` when there is none."""
+        found = self.versions(client_id, day)
+        if version is not None:
+            found = [v for v in found if v.version == version]
+        if not found:
+            what = "no bid matrix" if version is None else f"no bid matrix version {version}"
+            raise LookupError(f"{client_id} has {what} for {day}")
+        return found[-1]
+
+    def matrix(self, client_id: str, day: date, version: int) -> pl.DataFrame:
+        return self.warehouse.read(
+            "select delivery_start, point, price_eur_per_mwh, volume_mw from main.bid_matrix "
+            "where client_id = ? and delivery_day = ? and version = ? order by delivery_start, point",
+            [client_id, day, version])
+
+    # -------------------------------------------------------------- approvals
+
+    def record_approval(self, client_id: str, day: date, version: int, *, approved: bool, by: str,
+                        role: str | None, reason: str) -> None:
+        with self.warehouse.writer() as conn:
+            for statement in DDL:
+                conn.execute(statement)
+            conn.execute("insert into bidding.approval values (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [day, client_id, version, "approved" if approved else "rejected", by, role, _now(), reason])
+
+    # -------------------------------------------------------------- submissions
+
+    def record_submission(self, *, client_id: str, day: date, version: int, content_hash: str,
+                          idempotency_key: str, status: str, approved_by: str | None, submitted_at: datetime,
+                          exchange_order_id: str | None, exchange_version: int | None,
+                          message: str | None) -> None:
+        with self.warehouse.writer() as conn:
+            for statement in DDL:
+                conn.execute(statement)
+            conn.execute("insert into main.bid_submission values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [day, client_id, version, content_hash, idempotency_key, status, approved_by,
+                          submitted_at, exchange_order_id, exchange_version, message])
+
+    def submissions(self, client_id: str | None = None, day: date | None = None) -> pl.DataFrame:
+        if not self.warehouse.table_exists("main", "bid_submission"):
+            return pl.DataFrame()
+        return self.warehouse.read(
+            "select * from main.bid_submission where (? is null or client_id = ?) and (? is null or delivery_day = ?) "
+            "order by delivery_day, client_id, submitted_at", [client_id, client_id, day, day])
+
+    def live_submission(self, client_id: str, day: date) -> dict | None:
+        """The latest submission the exchange accepted for the client and day (None if none)."""
+        frame = self.submissions(client_id, day)
+        if frame.is_empty():
+            return None
+        live = frame.filter(pl.col("status") == "accepted")
+        return live.row(-1, named=True) if live.height else None
