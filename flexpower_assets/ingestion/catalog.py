@@ -89,6 +89,10 @@ TIME_COLUMN = {
     "public_trades": "delivery_start",
     "imbalance_estimate": "delivery_start",
     "imbalance_final": "delivery_start",
+    "price_scenarios": "delivery_start",
+    "day_ahead_prices": "delivery_start",
+    "inflow_forecast": "delivery_start",
+    "reservoir_level": "measured_at",
 }
 # how far past its time a row still feeds a day: a live point holds for up to 15 minutes (into
 # the next day's first QH); a product runs until its delivery end

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from flexpower_assets.parsers import crm, dso, exchange, imbalance, vpp
+from flexpower_assets.parsers import crm, dso, exchange, hydro, imbalance, market, vpp
 from flexpower_assets.parsers.errors import InputFileError
-from flexpower_assets.schemas import inbound
+from flexpower_assets.schemas import bidding, inbound
 
 BatchReader = Callable[[list], "tuple[pl.DataFrame, list[InputFileError]]"]
 
@@ -59,6 +59,17 @@ FILE_KINDS: tuple[FileKind, ...] = (
              imbalance.parse_imbalance_estimate, inbound.ImbalanceEstimate),
     FileKind("imbalance_final", "imbalance", "imbalance", imbalance.FINAL_NAME,
              imbalance.parse_imbalance_final, inbound.ImbalanceFinal),
+    # day-ahead bidding (BIDDING.md)
+    FileKind("price_scenarios", "market", "market", market.PRICE_SCENARIOS_NAME,
+             market.parse_price_scenarios, bidding.PriceScenario),
+    FileKind("day_ahead_prices", "market", "market", market.DAY_AHEAD_PRICES_NAME,
+             market.parse_day_ahead_prices, bidding.DayAheadPrice),
+    FileKind("hydro_technical_data", "hydro", "hydro", hydro.TECHNICAL_DATA_NAME,
+             hydro.parse_hydro_technical_data, bidding.HydroPlant),
+    FileKind("inflow_forecast", "hydro", "hydro", hydro.INFLOW_FORECAST_NAME,
+             hydro.parse_inflow_forecast, bidding.InflowForecast),
+    FileKind("reservoir_level", "hydro", "hydro", hydro.RESERVOIR_LEVEL_NAME,
+             hydro.parse_reservoir_level, bidding.ReservoirLevel),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in FILE_KINDS}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flexpower_assets.parsers import crm, dso, exchange, imbalance, vpp
+from flexpower_assets.parsers import crm, dso, exchange, hydro, imbalance, market, vpp
 from flexpower_assets.parsers.registry import FILE_KINDS, classify
 
 
@@ -21,6 +21,11 @@ from flexpower_assets.parsers.registry import FILE_KINDS, classify
     ("imbalance/imbalance_price_estimation_2025-06-07T041800Z.csv", "imbalance_estimate",
      imbalance.parse_imbalance_estimate),
     ("imbalance/imbalance_price_final_20250608_170800.csv", "imbalance_final", imbalance.parse_imbalance_final),
+    ("market/price_scenarios_20251014_20251013T060000Z.csv", "price_scenarios", market.parse_price_scenarios),
+    ("market/day_ahead_prices_20251014.csv", "day_ahead_prices", market.parse_day_ahead_prices),
+    ("hydro/technical_data_2025-10-01T060000Z.json", "hydro_technical_data", hydro.parse_hydro_technical_data),
+    ("hydro/inflow_forecast_HYD-ALPEN-01_20251013T0600Z.csv", "inflow_forecast", hydro.parse_inflow_forecast),
+    ("hydro/reservoir_level_HYD-ALPEN-01_20251013T0800Z.csv", "reservoir_level", hydro.parse_reservoir_level),
 ])
 def test_every_kind_is_classified_by_folder_and_name(relative_path, kind, parse):
     found = classify(relative_path)
@@ -38,6 +43,9 @@ def test_every_kind_is_classified_by_folder_and_name(relative_path, kind, parse)
     "vpp/forecasts/WND-DE-003_20250608T0815Z.csv",           # wrong extension
     "exchange/Private_Trades-20250608-20250609T000516Z.csv",  # export time without milliseconds
     "asset_contracts_20250608_043831.csv",                   # landing-zone root
+    "market/price_scenarios_20251014.csv",                   # no creation stamp
+    "hydro/technical_data/technical_data_2025-10-01T060000Z.json",  # below the hydro folder
+    "vpp/technical_data/technical_data_2025-10-01T060000Z.csv",     # wrong extension
 ])
 def test_other_files_are_not_inbound_files(relative_path):
     assert classify(relative_path) is None
@@ -63,5 +71,10 @@ def test_kinds_names_sources_and_folders():
         ("public_trades", "exchange", "exchange"),
         ("imbalance_estimate", "imbalance", "imbalance"),
         ("imbalance_final", "imbalance", "imbalance"),
+        ("price_scenarios", "market", "market"),
+        ("day_ahead_prices", "market", "market"),
+        ("hydro_technical_data", "hydro", "hydro"),
+        ("inflow_forecast", "hydro", "hydro"),
+        ("reservoir_level", "hydro", "hydro"),
     ]
     assert [kind.name for kind in FILE_KINDS if kind.read_batch] == ["forecast", "live", "final_production"]
