@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
@@ -34,9 +33,9 @@ ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *repor
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
     """For each file kind, its raw asset and every daily asset downstream of it (not the monthly ones)."""
-    graph = AssetGraph.from_assets(ALL_ASSETS)
     return {
-        kind: sorted((dg.AssetSelection.assets(key).downstream() & daily_selection).resolve(graph), key=lambda k: k.to_user_string())
+        kind: sorted((dg.AssetSelection.assets(key).downstream() & daily_selection).resolve(ALL_ASSETS),
+                     key=lambda k: k.to_user_string())
         for kind, key in RAW_ASSET_KEYS.items()
     }
 

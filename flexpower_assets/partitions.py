@@ -33,7 +33,3 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datet
 def partition_day(context: dg.AssetExecutionContext) -> date:
     """The delivery day of a daily partition."""
     return date.fromisoformat(context.partition_key)
-
-
-def day_key(day: date) -> str:
-    return day.isoformat()

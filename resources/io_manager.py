@@ -21,7 +21,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
-from flexpower_assets.assets.metadata import markdown_table
+from flexpower_assets.markdown import markdown_table
 from resources.warehouse import Warehouse, as_utc
 
 

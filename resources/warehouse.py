@@ -24,9 +24,6 @@ from typing import Any
 import duckdb
 import polars as pl
 
-# TIMESTAMPTZ values are kept in UTC: the wheel ships without ICU, so sessions have no other zone.
-CONNECTION_CONFIG: dict[str, str] = {}
-
 
 def as_utc(frame: pl.DataFrame) -> pl.DataFrame:
     """Label every timezone-aware column ``UTC`` (DuckDB hands them back as ``Etc/UTC``)."""
@@ -81,7 +78,7 @@ class Warehouse:
         """An exclusive read-write connection in one transaction (rolled back on error)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self.lock_path, exclusive=True, timeout_s=self.timeout_s):
-            conn = duckdb.connect(str(self.path), read_only=False, config=CONNECTION_CONFIG)
+            conn = duckdb.connect(str(self.path), read_only=False)
             try:
                 conn.begin()
                 yield conn
@@ -98,14 +95,14 @@ class Warehouse:
         """A read-only connection, shared with other readers, never overlapping a writer."""
         if not self.path.exists():
             # an empty in-memory database answers "no such table" like an empty warehouse would
-            conn = duckdb.connect(":memory:", config=CONNECTION_CONFIG)
+            conn = duckdb.connect(":memory:")
             try:
                 yield conn
             finally:
                 conn.close()
             return
         with file_lock(self.lock_path, exclusive=False, timeout_s=self.timeout_s):
-            conn = duckdb.connect(str(self.path), read_only=True, config=CONNECTION_CONFIG)
+            conn = duckdb.connect(str(self.path), read_only=True)
             try:
                 yield conn
             finally:

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from flexpower_assets.bench.memory import PeakMemory, run_measured
+from flexpower_assets.schemas import published
 
 BENCH_START = date(2025, 6, 8)  # a summer day of 96 quarter-hours, like the real sample files
 JOB = "daily_job"
 MARKER = "bench_landing.json"  # in the work dir: which simulation its landing zone holds
-CONTRACT_TABLES = ("asset_forecast", "portfolio_forecast", "best_of_infeed", "portfolio_best_of_infeed",
-                   "trading_pnl", "trading_daily", "asset_imbalance", "portfolio_imbalance")
+CONTRACT_TABLES = tuple(published.CONTRACT_TABLES)  # the data contract's tables, from the schema registry
 TARGET_SECONDS, TARGET_MB = 30, 3000  # issue 2: 1,000 assets x 1 day, ingestion + computation
 LAYERS = ("raw", "core", "published", "other")
 REL_TOLERANCE = 1e-6

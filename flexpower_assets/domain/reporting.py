@@ -44,6 +44,7 @@ import polars as pl
 from flexpower_assets.domain.time import BERLIN, QH, UTC_DATETIME, day_window
 
 PORTFOLIO = "portfolio"
+REPORT_KINDS = ("daily", "monthly")
 MEASURED_SOURCES = ("final", "live")
 INFEED_SOURCES = ("final", "live", "forecast", "forecast_redispatched", "missing")
 KW_PER_MWH_IN_QH = 4000.0  # 1 MWh in one quarter-hour is a mean power of 4 MW = 4,000 kW
@@ -826,11 +827,6 @@ def written_summaries(report: Report, frames: ReportInputs) -> dict[str, Summary
     """The written summary of every scope of ``report``."""
     shared = _shared(report, frames)
     return {scope: _summary(report, scope, frames, shared) for scope in report.scopes}
-
-
-def written_summary(report: Report, scope: str, frames: ReportInputs) -> Summary:
-    """What happened, what stood out and what is still provisional, by fixed rules."""
-    return _summary(report, scope, frames, _shared(report, frames))
 
 
 def _summary(report: Report, scope: str, frames: ReportInputs, shared: _Shared) -> Summary:

@@ -10,12 +10,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pandera.polars as pa
 import polars as pl
 
 from flexpower_assets.parsers import crm, dso, exchange, hydro, imbalance, market, vpp
 from flexpower_assets.parsers.errors import InputFileError
-from flexpower_assets.schemas import bidding, inbound
 
 BatchReader = Callable[[list], "tuple[pl.DataFrame, list[InputFileError]]"]
 
@@ -33,43 +31,40 @@ class FileKind:
     folder: str
     pattern: re.Pattern[str]
     parse: Callable[..., pl.DataFrame]
-    model: type[pa.DataFrameModel] | None = None
     read_batch: BatchReader | None = None
 
 
 FILE_KINDS: tuple[FileKind, ...] = (
-    FileKind("contracts", "crm", "crm", crm.CONTRACTS_NAME, crm.parse_contracts, inbound.Contract),
+    FileKind("contracts", "crm", "crm", crm.CONTRACTS_NAME, crm.parse_contracts),
     FileKind("technical_data", "vpp", "vpp/technical_data", vpp.TECHNICAL_DATA_NAME,
-             vpp.parse_technical_data, inbound.TechnicalAsset),
+             vpp.parse_technical_data),
     FileKind("forecast", "vpp", "vpp/forecasts", vpp.FORECAST_NAME, vpp.parse_forecast,
-             inbound.ForecastRow, vpp.read_forecast_batch),
-    FileKind("live", "vpp", "vpp/live", vpp.LIVE_NAME, vpp.parse_live, inbound.LivePoint,
-             vpp.read_live_batch),
+             read_batch=vpp.read_forecast_batch),
+    FileKind("live", "vpp", "vpp/live", vpp.LIVE_NAME, vpp.parse_live, read_batch=vpp.read_live_batch),
     FileKind("final_production", "dso", "dso", dso.FINAL_PRODUCTION_NAME, dso.parse_final_production,
-             inbound.FinalProduction, dso.read_final_production_batch),
-    FileKind("redispatch_flags", "dso", "dso", dso.REDISPATCH_FLAG_NAME, dso.parse_redispatch_flags,
-             inbound.RedispatchFlag),
+             read_batch=dso.read_final_production_batch),
+    FileKind("redispatch_flags", "dso", "dso", dso.REDISPATCH_FLAG_NAME, dso.parse_redispatch_flags),
     FileKind("redispatch_compensation", "dso", "dso", dso.REDISPATCH_COMPENSATION_NAME,
-             dso.parse_redispatch_compensation, inbound.RedispatchCompensation),
+             dso.parse_redispatch_compensation),
     FileKind("private_trades", "exchange", "exchange", exchange.PRIVATE_TRADES_NAME,
-             exchange.parse_trades, inbound.Trade),
+             exchange.parse_trades),
     FileKind("public_trades", "exchange", "exchange", exchange.PUBLIC_TRADES_NAME,
-             exchange.parse_trades, inbound.Trade),
+             exchange.parse_trades),
     FileKind("imbalance_estimate", "imbalance", "imbalance", imbalance.ESTIMATE_NAME,
-             imbalance.parse_imbalance_estimate, inbound.ImbalanceEstimate),
+             imbalance.parse_imbalance_estimate),
     FileKind("imbalance_final", "imbalance", "imbalance", imbalance.FINAL_NAME,
-             imbalance.parse_imbalance_final, inbound.ImbalanceFinal),
+             imbalance.parse_imbalance_final),
     # day-ahead bidding (BIDDING.md)
     FileKind("price_scenarios", "market", "market", market.PRICE_SCENARIOS_NAME,
-             market.parse_price_scenarios, bidding.PriceScenario),
+             market.parse_price_scenarios),
     FileKind("day_ahead_prices", "market", "market", market.DAY_AHEAD_PRICES_NAME,
-             market.parse_day_ahead_prices, bidding.DayAheadPrice),
+             market.parse_day_ahead_prices),
     FileKind("hydro_technical_data", "hydro", "hydro", hydro.TECHNICAL_DATA_NAME,
-             hydro.parse_hydro_technical_data, bidding.HydroPlant),
+             hydro.parse_hydro_technical_data),
     FileKind("inflow_forecast", "hydro", "hydro", hydro.INFLOW_FORECAST_NAME,
-             hydro.parse_inflow_forecast, bidding.InflowForecast),
+             hydro.parse_inflow_forecast),
     FileKind("reservoir_level", "hydro", "hydro", hydro.RESERVOIR_LEVEL_NAME,
-             hydro.parse_reservoir_level, bidding.ReservoirLevel),
+             hydro.parse_reservoir_level),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in FILE_KINDS}
 

@@ -28,7 +28,7 @@ import pandera.polars as pa
 import polars as pl
 
 from flexpower_assets.parsers.errors import InputFileError, match_name, schema_problem, utc_from_name
-from flexpower_assets.schemas import conform, validate
+from flexpower_assets.schemas import columns_of, conform, validate
 from flexpower_assets.schemas.inbound import ForecastRow, LivePoint, TechnicalAsset
 
 TECHNICAL_DATA_NAME = re.compile(r"technical_data_(?P<created>\d{4}-\d{2}-\d{2}T\d{6}Z)\.json")
@@ -71,11 +71,8 @@ TECHNICAL_FIELDS = {
     "longitude": ("location", "longitude"),
 }
 NUMBER_FIELDS = {"capacity_kw", "latitude", "longitude"}
-TECHNICAL_SCHEMA = {
-    "asset_id": pl.String, "asset_name": pl.String, "technology": pl.String,
-    "capacity_kw": pl.Float64, "commissioning_date": pl.Date, "status": pl.String,
-    "owner_name": pl.String, "latitude": pl.Float64, "longitude": pl.Float64,
-}
+#: The columns read from the file (the registry's TechnicalAsset without the name's timestamp).
+TECHNICAL_SCHEMA = {name: dtype for name, dtype in columns_of(TechnicalAsset).items() if name in TECHNICAL_FIELDS}
 
 
 def parse_technical_data(path: Path) -> pl.DataFrame:

@@ -31,7 +31,7 @@ import polars as pl
 import yaml
 
 from flexpower_assets.documents import invoice_pdf_path
-from flexpower_assets.reports.html import PLOTLY_BUNDLE
+from flexpower_assets.reports.html import PLOTLY_BUNDLE, REPORT_KINDS
 from resources.warehouse import Warehouse
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
@@ -45,7 +45,6 @@ MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 INVOICE_ID = re.compile(r"^INV-([A-Za-z0-9][A-Za-z0-9._-]{0,63})-([0-9]{4}-[0-9]{2})$")
-REPORT_KINDS = ("daily", "monthly")
 PORTFOLIO_SCOPE = "portfolio"
 OWNER_KINDS = ("asset", "contract", "invoice")
 REPORT_ASSET_GRANTS = ("all", "own", "none")

@@ -40,6 +40,7 @@ from plotly.offline import get_plotlyjs
 from flexpower_assets.domain.reporting import (
     INFEED_SOURCES,
     PORTFOLIO,
+    REPORT_KINDS,
     Report,
     fmt_eur,
     fmt_mwh,
@@ -48,7 +49,6 @@ from flexpower_assets.domain.reporting import (
     fmt_price,
 )
 
-REPORT_KINDS = ("daily", "monthly")
 PLOTLY_BUNDLE = "plotly.min.js"
 SOURCE_COLOURS = {
     "final": "#1b7837", "live": "#5aae61", "forecast": "#f1a340", "forecast_redispatched": "#b35806",

@@ -156,3 +156,16 @@ class PortfolioImbalance(pa.DataFrameModel):
 
     class Config:
         unique = ["delivery_start"]
+
+
+#: The published tables of DOMAIN.md's data contract, by table name.
+CONTRACT_TABLES: dict[str, type[pa.DataFrameModel]] = {
+    "asset_forecast": AssetForecast,
+    "portfolio_forecast": PortfolioForecast,
+    "best_of_infeed": BestOfInfeed,
+    "portfolio_best_of_infeed": PortfolioBestOfInfeed,
+    "trading_pnl": TradingPnl,
+    "trading_daily": TradingDaily,
+    "asset_imbalance": AssetImbalance,
+    "portfolio_imbalance": PortfolioImbalance,
+}

@@ -7,11 +7,11 @@ import polars as pl
 import pytest
 
 from flexpower_assets.runner import run_partition
+from flexpower_assets.schemas import published
 from resources.warehouse import Warehouse
 
 DAY = "2025-06-08"
-CONTRACT_TABLES = ["asset_forecast", "portfolio_forecast", "best_of_infeed", "portfolio_best_of_infeed",
-                   "trading_pnl", "trading_daily", "asset_imbalance", "portfolio_imbalance"]
+CONTRACT_TABLES = list(published.CONTRACT_TABLES)
 
 
 @pytest.fixture
