@@ -229,7 +229,8 @@ def curve_on_grid(curve: AssetCurve, grid: pl.DataFrame, technical: AssetTechnic
     points = curve.points.sort("delivery_start", "price_eur_per_mwh")
     on_grid = grid.sort("delivery_start", "price_eur_per_mwh").join_asof(
         points.rename({"price_eur_per_mwh": "_point_price"}).sort("_point_price"),
-        left_on="price_eur_per_mwh", right_on="_point_price", by="delivery_start", strategy="backward")
+        left_on="price_eur_per_mwh", right_on="_point_price", by="delivery_start", strategy="backward",
+        check_sortedness=False)  # sorted by price within each MTU, which is what the join needs
     first = points.group_by("delivery_start").agg(_first=pl.col("volume_mw").first())
     on_grid = on_grid.join(first, on="delivery_start", how="left").with_columns(
         volume_mw=pl.coalesce("volume_mw", "_first"))
