@@ -14,8 +14,10 @@ from flexpower_assets.assets.metadata import markdown_table, schema_check, schem
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
 from flexpower_assets.domain import forecasts, imbalance, infeed, portfolio, redispatch, trading
 from flexpower_assets.domain.time import quarter_hours
+from flexpower_assets.ingestion.catalog import registered_files
 from flexpower_assets.partitions import daily_partitions, partition_day, partition_window
 from flexpower_assets.schemas import published as contract
+from resources.warehouse_resource import WarehouseResource
 
 # core tables live in the schema of their key prefix; published ones in DuckDB's default schema
 CORE = {"partitions_def": daily_partitions, "metadata": {"partition_expr": "delivery_day"},
@@ -139,11 +141,16 @@ def portfolio_forecast(context: dg.AssetExecutionContext, asset_forecast: pl.Dat
 
 @dg.asset(
     key_prefix=["core"], group_name="core", **CORE, ins={"points": raw("live")},
-    description="Live infeed per asset and quarter-hour (step signal, held at most 15 minutes).",
+    description="Live infeed per asset and quarter-hour (step signal, held at most 15 minutes; of two "
+                "files with the same timestamp the newest wins).",
 )
-def live_infeed_qh(context: dg.AssetExecutionContext, points: pl.DataFrame) -> pl.DataFrame:
-    frame = _with_day(infeed.live_quarter_hours(points, *partition_window(context)), context)
-    context.add_output_metadata({"assets_with_live": frame["asset_id"].n_unique() if frame.height else 0})
+def live_infeed_qh(context: dg.AssetExecutionContext, points: pl.DataFrame,
+                   warehouse: WarehouseResource) -> pl.DataFrame:
+    files = registered_files(warehouse.get(), kinds=["live"], columns=["file_id", "arrived_at", "path"])
+    newest = infeed.newest_live_points(points, files)
+    frame = _with_day(infeed.live_quarter_hours(newest, *partition_window(context)), context)
+    context.add_output_metadata({"assets_with_live": frame["asset_id"].n_unique() if frame.height else 0,
+                                 "points_superseded_by_a_newer_file": points.height - newest.height})
     return frame
 
 

@@ -158,10 +158,15 @@ def read_forecasts(folder: Path) -> pd.DataFrame:
 
 
 def read_live(folder: Path) -> pd.DataFrame:
-    """Every live file: asset (from key.asset_id or key.entity_id), time (ms), power (kW)."""
+    """Every live file: asset (from key.asset_id or key.entity_id), time (ms), power (kW); of two
+    files with the same asset and time, the one that arrived last (then the later name) wins."""
     frames = []
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for path in sorted(folder.glob("*")):
+
+    def arrival(path: Path) -> tuple[int, str]:
+        stat = path.stat()
+        return max(stat.st_mtime_ns, stat.st_ctime_ns), str(path)
+
+    for path in sorted(folder.glob("*"), key=arrival):
         try:
             if LIVE_NAME.fullmatch(path.name) is None:
                 raise BadFile("file name")
@@ -173,16 +178,12 @@ def read_live(folder: Path) -> pd.DataFrame:
             if np.isnan(stamp).any() or np.isnan(value).any():
                 raise BadFile("a missing number")
             stamp_ms = np.round(stamp).astype(np.int64)
-            if len(stamp_ms) and any(a <= stamp_ms.max() and stamp_ms.min() <= b for a, b in spans.get(asset, [])):
-                raise BadFile("overlaps another file of the asset")
         except (BadFile, ValueError, KeyError, TypeError, AttributeError, IndexError):
             continue
-        if len(stamp_ms):
-            spans.setdefault(asset, []).append((int(stamp_ms.min()), int(stamp_ms.max())))
         frames.append(pd.DataFrame({"asset_id": asset, "ts_ms": stamp_ms, "power_kw": value}))
     if not frames:
         return pd.DataFrame({"asset_id": [], "ts_ms": np.empty(0, np.int64), "power_kw": np.empty(0)})
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["asset_id", "ts_ms"], keep="last")
 
 
 CONTRACT_HEADER = ["contract_id", "asset_id", "metering_point_id", "capacity", "technology", "contract_begin",

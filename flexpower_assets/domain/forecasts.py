@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from flexpower_assets.domain.exact import exact_sum
 from flexpower_assets.domain.time import QH, QH_HOURS
 
 KEY = ["asset_id", "delivery_start"]
@@ -79,7 +80,7 @@ def _newest_versions(rows: pl.DataFrame) -> pl.DataFrame:
 
 def _sum_if_any(column: str) -> pl.Expr:
     """Sum of the non-null values, or null when every value is null (never a silent 0)."""
-    return pl.when(pl.col(column).count() > 0).then(pl.col(column).sum()).alias(column)
+    return pl.when(pl.col(column).count() > 0).then(exact_sum(pl.col(column))).alias(column)
 
 
 def portfolio_forecast(asset_forecast: pl.DataFrame) -> pl.DataFrame:

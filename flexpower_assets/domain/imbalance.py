@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from flexpower_assets.domain.exact import exact_sum
 from flexpower_assets.domain.time import delivery_day_of
 
 KEY = ["asset_id", "delivery_start"]
@@ -102,10 +103,10 @@ def portfolio_imbalance(asset_imbalance: pl.DataFrame, prices: pl.DataFrame) -> 
     """
     has_imbalance = pl.col("imbalance_mwh").is_not_null()
     per_qh = asset_imbalance.group_by("delivery_start").agg(
-        imbalance_mwh=pl.when(has_imbalance.any()).then(pl.col("imbalance_mwh").sum()),
+        imbalance_mwh=pl.when(has_imbalance.any()).then(exact_sum(pl.col("imbalance_mwh"))),
         standalone_cost_eur=pl.when(
             has_imbalance.any() & pl.col("imbalance_cost_eur").filter(has_imbalance).is_not_null().all()
-        ).then(pl.col("imbalance_cost_eur").sum()),
+        ).then(exact_sum(pl.col("imbalance_cost_eur"))),
         n_assets=pl.col("asset_id").n_unique().cast(pl.Int64),
         n_assets_missing=pl.col("imbalance_mwh").null_count().cast(pl.Int64),
     )

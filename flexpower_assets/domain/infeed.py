@@ -11,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from flexpower_assets.domain.exact import exact_sum
 from flexpower_assets.domain.forecasts import energy_mwh
 from flexpower_assets.domain.time import QH, to_utc
 
@@ -19,6 +20,24 @@ HOLD_LIMIT = QH
 """A live value holds until the next point, but never longer than this."""
 MIN_COVERED_SECONDS = QH.total_seconds() / 2
 """A QH whose live signal is defined for less than this has no live value."""
+
+
+def newest_live_points(points: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
+    """One point per asset and timestamp: where several live files hold the same timestamp (a
+    second file for the same asset and day, delivered later), the newest file's value wins.
+
+    ``files`` has ``file_id, arrived_at, path`` (the landing catalog). The newest file is the
+    one that arrived last in the landing zone (``arrived_at``: the later of its mtime and ctime);
+    files that arrived at the same instant are ordered by their path (the later name wins), so
+    the rule gives the same points whatever order the rows come in, and whether the files were
+    registered in one sync or in several. Timestamps only one file holds are kept as they are.
+    """
+    ranked = points.join(files.select("file_id", "arrived_at", "path"), on="file_id", how="left")
+    return (
+        ranked.sort("asset_id", "timestamp", "arrived_at", "path", nulls_last=False)
+        .unique(["asset_id", "timestamp"], keep="last", maintain_order=True)
+        .drop("arrived_at", "path")
+    )
 
 
 def live_quarter_hours(points: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
@@ -62,8 +81,8 @@ def live_quarter_hours(points: pl.DataFrame, start: datetime, end: datetime) -> 
         .filter(pl.col("seconds") > 0, pl.col("delivery_start") >= start, pl.col("delivery_start") < end)
         .group_by(KEY)
         .agg(
-            power_kw=(pl.col("power_kw") * pl.col("seconds")).sum() / pl.col("seconds").sum(),
-            covered_seconds=pl.col("seconds").sum(),
+            power_kw=exact_sum(pl.col("power_kw") * pl.col("seconds")) / exact_sum(pl.col("seconds")),
+            covered_seconds=exact_sum(pl.col("seconds")),
         )
         .filter(pl.col("covered_seconds") >= MIN_COVERED_SECONDS)
         .sort(KEY)
@@ -169,12 +188,12 @@ def portfolio_best_of_infeed(best_of_infeed: pl.DataFrame) -> pl.DataFrame:
     magnitude = pl.col("energy_mwh").abs()
     source = pl.col("source")
     sums = best_of_infeed.group_by("delivery_day", "delivery_start").agg(
-        power_kw=pl.when(pl.col("power_kw").count() > 0).then(pl.col("power_kw").sum()),
-        energy_mwh=pl.when(pl.col("energy_mwh").count() > 0).then(pl.col("energy_mwh").sum()),
-        magnitude=magnitude.sum(),
-        final_magnitude=magnitude.filter(source == "final").sum(),
-        live_magnitude=magnitude.filter(source == "live").sum(),
-        forecast_magnitude=magnitude.filter(source.is_in(["forecast", "forecast_redispatched"])).sum(),
+        power_kw=pl.when(pl.col("power_kw").count() > 0).then(exact_sum(pl.col("power_kw"))),
+        energy_mwh=pl.when(pl.col("energy_mwh").count() > 0).then(exact_sum(pl.col("energy_mwh"))),
+        magnitude=exact_sum(magnitude),
+        final_magnitude=exact_sum(magnitude.filter(source == "final")),
+        live_magnitude=exact_sum(magnitude.filter(source == "live")),
+        forecast_magnitude=exact_sum(magnitude.filter(source.is_in(["forecast", "forecast_redispatched"]))),
         n_assets=pl.col("asset_id").n_unique().cast(pl.Int64),
         n_missing=(source == "missing").sum().cast(pl.Int64),
     )

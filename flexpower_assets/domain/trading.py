@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from flexpower_assets.domain.exact import exact_sum
 from flexpower_assets.domain.time import QH, QH_HOURS
 
 SLICE_COLUMNS = ["trade_id", "side", "delivery_start", "price_eur_per_mwh", "volume_mw", "energy_mwh"]
@@ -52,19 +53,20 @@ def _in_grid(slices: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
 
 
 def _vwap(energy: pl.Expr = pl.col("energy_mwh")) -> pl.Expr:
-    """sum(price * energy) / sum(energy), null when there is no energy."""
-    traded = energy.sum()
-    return pl.when(traded > 0).then((pl.col("price_eur_per_mwh") * energy).sum() / traded)
+    """sum(price * energy) / sum(energy), null when there is no energy (exact sums: the same
+    whatever order the slices come in)."""
+    traded = exact_sum(energy)
+    return pl.when(traded > 0).then(exact_sum(pl.col("price_eur_per_mwh") * energy) / traded)
 
 
 def _private_figures() -> list[pl.Expr]:
     """Revenue, volumes and VWAP of our slices (aggregations)."""
     sell = pl.col("side") == "SELL"
     signed = pl.when(sell).then(1.0).otherwise(-1.0)
-    sold = pl.col("energy_mwh").filter(sell).sum()
-    bought = pl.col("energy_mwh").filter(~sell).sum()
+    sold = exact_sum(pl.col("energy_mwh").filter(sell))
+    bought = exact_sum(pl.col("energy_mwh").filter(~sell))
     return [
-        (signed * pl.col("price_eur_per_mwh") * pl.col("energy_mwh")).sum().alias("revenue_eur"),
+        exact_sum(signed * pl.col("price_eur_per_mwh") * pl.col("energy_mwh")).alias("revenue_eur"),
         sold.alias("sold_mwh"),
         bought.alias("bought_mwh"),
         _vwap().alias("vwap_private"),
@@ -72,7 +74,7 @@ def _private_figures() -> list[pl.Expr]:
 
 
 def _public_figures() -> list[pl.Expr]:
-    return [_vwap().alias("vwap_public"), pl.col("energy_mwh").sum().alias("public_mwh")]
+    return [_vwap().alias("vwap_public"), exact_sum(pl.col("energy_mwh")).alias("public_mwh")]
 
 
 def _with_spread(frame: pl.DataFrame) -> pl.DataFrame:

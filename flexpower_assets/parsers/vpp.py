@@ -49,9 +49,11 @@ MAX_WHOLE_MS = 9_007_199_254_741  # the least integer >= MAX_EPOCH_MS
 _FORECAST_VALUES = copy.deepcopy(ForecastRow.to_schema())
 _FORECAST_VALUES.unique = None
 
-#: LivePoint without its key check, for a batch shown free of repeated keys without it: the
-#: files of one asset do not overlap (``_drop_overlapping``) and the timestamps of each file
-#: strictly increase (``_rising_in_each_file``). Any other batch gets pandera's full check.
+#: LivePoint without its key check: a batch holds several files, and two files of one asset
+#: may share timestamps (a later delivery of the same day; the newest file wins per timestamp
+#: when the day is built, ``domain.infeed.newest_live_points``). Within a file the key is
+#: checked: timestamps that strictly increase cannot repeat (``_rising_in_each_file``), and
+#: the files where they do not are checked one by one (``_reject_repeated_points``).
 _LIVE_VALUES = copy.deepcopy(LivePoint.to_schema())
 _LIVE_VALUES.unique = None
 
@@ -695,8 +697,10 @@ def read_live_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFileErro
     error per bad file, in the order of ``paths``.
 
     The asset comes from ``key.asset_id`` or ``key.entity_id`` (not from the name); negative
-    values are measurements and kept; ``quality`` may be absent (null). A file whose time range
-    overlaps an earlier file of the same asset in the batch is rejected.
+    values are measurements and kept; ``quality`` may be absent (null). Files of the same asset
+    may overlap in time: both are kept, and which one wins per timestamp is a domain rule applied
+    when the day is built (the newest file), so reading them in one batch or in two syncs gives
+    the same rows.
     """
     batch = _Batch(paths, LIVE_UNITS, {"timestamp": _numbers, "value": _measurements, "quality": _numbers},
                    LIVE_OPTIONAL)
@@ -727,9 +731,9 @@ def read_live_batch(paths: list[Path]) -> tuple[pl.DataFrame, list[InputFileErro
         "quality",
         FILE_INDEX,
     )
-    frame = _drop_overlapping(batch, frame)
-    schema = _LIVE_VALUES if _rising_in_each_file(frame, "timestamp") else LivePoint.to_schema()
-    return batch.validate(frame, LivePoint, schema, LIVE_NAMES), batch.sorted_errors()
+    if not _rising_in_each_file(frame, "timestamp"):
+        frame = _reject_repeated_points(batch, frame)
+    return batch.validate(frame, LivePoint, _LIVE_VALUES, LIVE_NAMES), batch.sorted_errors()
 
 
 def _live_document(path: Path) -> tuple[_Columnar | None, str, list[list]]:
@@ -767,29 +771,12 @@ def _rising_in_each_file(frame: pl.DataFrame, column: str) -> bool:
     return bool(rising.all())
 
 
-def _drop_overlapping(batch: _Batch, frame: pl.DataFrame) -> pl.DataFrame:
-    """Reject a file whose time range overlaps that of an earlier file of the same asset."""
-    first_rows = _file_rows(frame)
-    if not len(first_rows):
-        return frame
-    microseconds = frame["timestamp"].to_physical().to_numpy()
-    spans = zip(frame[FILE_INDEX].gather(first_rows).to_list(),
-                frame["asset_id"].gather(first_rows).to_list(),
-                np.minimum.reduceat(microseconds, first_rows).tolist(),
-                np.maximum.reduceat(microseconds, first_rows).tolist())
-    kept: dict[str, list[tuple[int, int, int]]] = {}
-    rejected: list[int] = []
-    for i, asset, first, last in spans:
-        clash = next((other for other, a, b in kept.get(asset, []) if first <= b and a <= last), None)
-        if clash is None:
-            kept.setdefault(asset, []).append((i, first, last))
-            continue
-        batch.reject(i, InputFileError(
-            batch.paths[i], f"asset {asset!r} from {_utc_at(first):%Y-%m-%d %H:%M} to "
-            f"{_utc_at(last):%Y-%m-%d %H:%M} UTC overlaps {batch.paths[clash].name} of the same batch"))
-        rejected.append(i)
-    return frame.filter(~pl.col(FILE_INDEX).is_in(rejected)) if rejected else frame
+def _reject_repeated_points(batch: _Batch, frame: pl.DataFrame) -> pl.DataFrame:
+    """Reject each file in which an asset's timestamp appears twice (pandera words the problem)."""
+    repeated = frame.filter(pl.struct(FILE_INDEX, "asset_id", "timestamp").is_duplicated())[FILE_INDEX]
+    bad = repeated.unique().sort().to_list()
+    for i in bad:
+        part = frame.filter(pl.col(FILE_INDEX) == i).drop(FILE_INDEX)
+        batch.reject_worded(i, _problem_alone, part, LivePoint, LIVE_NAMES)
+    return frame.filter(~pl.col(FILE_INDEX).is_in(bad)) if bad else frame
 
-
-def _utc_at(microseconds: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=microseconds)

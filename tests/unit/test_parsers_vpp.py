@@ -337,17 +337,18 @@ def test_live_batch_one_bad_file_among_good_ones(tmp_path):
     assert frame["power_kw"].to_list() == [-0.25, -0.2, 3.5, 10.0, 11.0, 12.5]
 
 
-def test_live_batch_rejects_a_file_overlapping_an_earlier_one_of_the_same_asset(tmp_path):
+def test_live_batch_keeps_a_file_overlapping_an_earlier_one_of_the_same_asset(tmp_path):
+    # a second delivery of the same asset and day: both files are read, in one batch as in two
+    # syncs; which value wins per timestamp is decided when the day is built (the newest file)
     first = write_json(tmp_path, "SOL02_20250608.json", live_doc())
     overlap = write_json(tmp_path, "SOL02b_20250608.json",
                          live_doc(times=(MIDNIGHT_MS + 120_000,), values=(0.0,)))
 
     frame, errors = read_live_batch([first, overlap])
 
-    assert frame.height == 3
-    assert [e.path.name for e in errors] == ["SOL02b_20250608.json"]
-    assert errors[0].problem == ("asset 'SOL-X-002' from 2025-06-08 00:02 to 2025-06-08 00:02 UTC overlaps "
-                                 "SOL02_20250608.json of the same batch")
+    assert errors == []
+    assert frame["file_index"].to_list() == [0, 0, 0, 1]
+    assert frame["power_kw"].to_list() == [-0.25, -0.2, 3.5, 0.0]
 
 
 def test_live_quality_column_is_optional(tmp_path):
