@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from flexpower_assets.parsers import vpp
+from flexpower_assets.parsers import columnar
 from flexpower_assets.parsers.errors import InputFileError
 from flexpower_assets.parsers.vpp import (
     parse_forecast,
@@ -395,7 +395,7 @@ def documented_live(asset, times, values, quality, key="asset_id"):
 def test_forecast_batch_reads_both_layouts_alike_across_conversion_chunks(tmp_path, monkeypatch):
     # values are turned into columns 4 rows at a time here, so int and float epoch ms files
     # meet in different chunks of one batch
-    monkeypatch.setattr(vpp, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(columnar, "CHUNK_ROWS", 4)
     v0830_ms = V0815_MS + QH_MS
     paths = [
         write_json(tmp_path, "A_20250608T0815Z.json", documented_forecast("A")),
