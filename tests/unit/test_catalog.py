@@ -126,10 +126,10 @@ def test_parse_errors_survive_the_trip_from_a_worker_process():
 def test_many_forecast_files_parse_in_worker_processes_with_one_bad_file(tmp_path, warehouse, monkeypatch):
     import orjson
 
-    from flexpower_assets.ingestion import catalog
+    from flexpower_assets.ingestion import workers
 
-    monkeypatch.setattr(catalog, "PARALLEL_FROM_FILES", 2)
-    monkeypatch.setattr(catalog, "CHUNK_FILES", 2)
+    monkeypatch.setattr(workers, "PARALLEL_FROM_FILES", 2)
+    monkeypatch.setattr(workers, "CHUNK_FILES", 2)
     landing = tmp_path / "landing"
     start_ms = 1749333600000  # 2025-06-07 22:00 UTC = 2025-06-08 00:00 Berlin
     for i, minute in enumerate([0, 15, 30, 37]):  # 22:37 is not on a quarter-hour: rejected

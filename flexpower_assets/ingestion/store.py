@@ -1,0 +1,111 @@
+"""The catalog table ``landing.files``: its columns (DDL), writing decided registrations, and
+the reads (registered files, staged rows of accepted files).
+
+A staged row counts only while its ``file_id`` is an accepted registration here, so the catalog
+stays the single truth; the warehouse lock is held only to write a batch of registrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import date
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from flexpower_assets.ingestion.staging import staged_files
+from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from flexpower_assets.ingestion.decisions import Registrations
+
+CATALOG = "landing.files"
+CHANGE_COLUMNS = ("path", "size_bytes", "mtime_ns", "ctime_ns", "sha256", "status", "registered_at")
+CATALOG_COLUMNS = {
+    "path": pl.String,
+    "kind": pl.String,
+    "size_bytes": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "ctime_ns": pl.Int64,
+    "sha256": pl.String,
+    "file_id": pl.Int64,
+    "arrived_at": pl.Datetime("us", "UTC"),
+    "registered_at": pl.Datetime("us", "UTC"),
+    "status": pl.String,
+    "error": pl.String,
+    "error_line": pl.Int64,
+    "n_rows": pl.Int64,
+    "first_delivery_start": pl.Datetime("us", "UTC"),
+    "last_delivery_start": pl.Datetime("us", "UTC"),
+    "delivery_days": pl.List(pl.Date),
+}
+
+
+def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,
+                     columns: Collection[str] | None = None, names: Collection[str] | None = None) -> pl.DataFrame:
+    """The catalog, optionally only some kinds, columns and file names (empty before the first sync)."""
+    columns = list(columns or CATALOG_COLUMNS)
+    if not warehouse.table_exists("landing", "files"):
+        return pl.DataFrame(schema={name: CATALOG_COLUMNS[name] for name in columns})
+    conditions, params = ["true"], []
+    if kinds is not None:
+        conditions.append("(list_contains(?, kind) or kind is null)")
+        params.append(sorted(kinds))
+    if names is not None:
+        conditions.append("list_contains(?, regexp_extract(path, '[^/]*$'))")
+        params.append(sorted(names))
+    return warehouse.read(f"select {', '.join(columns)} from {CATALOG} where {' and '.join(conditions)} "
+                          f"order by registered_at, path", params)
+
+
+def record(warehouse: Warehouse, pending: Registrations) -> None:
+    """Write decided registrations in one transaction (their rows are already staged)."""
+    if not (pending.records or pending.touched):
+        return
+    with warehouse.writer() as conn:
+        _ensure_catalog(conn)
+        if pending.records:
+            catalog_rows = pl.concat(pending.records).to_arrow()  # noqa: F841 (read by DuckDB)
+            conn.execute(f"insert into {CATALOG} by name select * from catalog_rows")
+        for path, file_id in pending.replaced:
+            # every earlier accepted content of the path, also one before a rejected re-delivery
+            conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and status = 'accepted' "
+                         f"and file_id <> ?", [path, file_id])
+        for file in pending.touched:
+            conn.execute(f"update {CATALOG} set size_bytes = ?, mtime_ns = ?, ctime_ns = ? "
+                         f"where path = ? and registered_at = "
+                         f"(select max(registered_at) from {CATALOG} where path = ?)",
+                         [file.size_bytes, file.mtime_ns, file.ctime_ns, file.relative, file.relative])
+
+
+def upgrade_catalog(warehouse: Warehouse) -> None:
+    """Add ``ctime_ns`` to a catalog written before it was recorded (its rows are hashed once more)."""
+    present = warehouse.read("select column_name from information_schema.columns where table_schema = "
+                             "'landing' and table_name = 'files'")["column_name"].to_list()
+    if present and "ctime_ns" not in present:
+        with warehouse.writer() as conn:
+            conn.execute(f"alter table {CATALOG} add column if not exists ctime_ns bigint")
+
+
+def _ensure_catalog(conn) -> None:
+    conn.execute("create schema if not exists landing")
+    empty = pl.DataFrame(schema=CATALOG_COLUMNS)  # noqa: F841 (read by DuckDB)
+    conn.execute(f"create table if not exists {CATALOG} as select * from empty")
+
+
+def accepted_rows(warehouse: Warehouse, kind: str, where: str = "true", params: Iterable = (),
+                  days: Iterable[date] | None = None) -> pl.DataFrame:
+    """Staged rows of accepted files of a kind (optionally staged under some delivery days).
+
+    The rows are available as ``s`` to ``where``, a fixed SQL fragment written in this code base
+    (never built from input; it may use sub-queries on ``s``); the values go in ``params``.
+    """
+    files = staged_files(warehouse, kind, days)
+    if not files or not warehouse.table_exists("landing", "files"):
+        return pl.DataFrame()
+    return warehouse.read(
+        f"with s as (select * from read_parquet(?, union_by_name = true) "
+        f"where file_id in (select file_id from {CATALOG} where status = 'accepted')) "
+        f"select * from s where {where}",
+        [files, *params],
+    )

@@ -1,0 +1,167 @@
+"""Hashing, parsing and staging in worker processes, one chunk of files of one kind at a time.
+
+The main process sends a chunk's file names; the worker hashes each file, parses the chunk
+with its kind's batch reader (or file by file), writes the rows that may be accepted as
+Parquet (``staging.stage``) and sends back per-file figures only, with the seconds it spent per
+step (hash, read, stats, stage) for the benchmark's profile.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from flexpower_assets.ingestion.hashing import file_id_of, file_sha256
+from flexpower_assets.ingestion.scan import LandingFile
+from flexpower_assets.ingestion.staging import per_file_stats, stage
+from flexpower_assets.parsers.errors import InputFileError
+from flexpower_assets.parsers.registry import KINDS_BY_NAME, FileKind
+
+CHUNK_FILES = 2000  # files per chunk of a kind with a batch reader (forecasts, live)
+SINGLE_FILE_CHUNK = 100  # files per chunk of a kind parsed file by file
+PARALLEL_FROM_FILES = 4000
+
+
+def parse_file(file: LandingFile) -> pl.DataFrame:
+    """Parse one file with the parser of its kind (raises ``InputFileError``)."""
+    return parse_path(file.kind, file.path)
+
+
+def parse_path(kind: FileKind | None, path: Path) -> pl.DataFrame:
+    if kind is None:
+        raise InputFileError(path, "not a recognised inbound file: no file kind has this folder "
+                                   "and name pattern")
+    try:
+        return kind.parse(path)
+    except InputFileError:
+        raise
+    except Exception as error:  # a parser bug must not lose the other files: record it
+        raise InputFileError(path, f"unexpected parser failure: {error!r}") from error
+
+
+@dataclass
+class ParsedChunk:
+    """Up to ``CHUNK_FILES`` files of one kind, parsed (and their good rows staged) together.
+
+    ``per_file`` has one row per staged file (``n_rows``, first and last delivery time and day),
+    ``file_ids`` the id under which its rows were staged;
+    both are computed in the worker so the main process does no per-row work.
+    """
+
+    sha256: list[str]
+    errors: dict[int, InputFileError]
+    per_file: pl.DataFrame
+    file_ids: dict[int, int]
+    seconds: dict[str, float] = field(default_factory=dict)  # per step in the worker: hash, parse, ...
+
+
+def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, registered_at: datetime,
+                skip: dict[str, str]) -> ParsedChunk:
+    """Hash and parse files of one kind, and stage the rows of those that may be accepted.
+
+    Runs in a worker process: it receives names and sends back per-file figures only (the rows
+    go to Parquet directly). ``skip`` maps paths to content (sha256) that will not be accepted
+    again (unchanged re-deliveries), so their rows are not written twice.
+    """
+    clock = _Clock()
+    kind = KINDS_BY_NAME.get(kind_name)
+    paths = [Path(root, relative) for relative in relatives]
+    shas = [file_sha256(path) for path in paths]
+    clock.lap("hash (sha256)")
+    errors: dict[int, InputFileError] = {}
+    if kind is not None and kind.read_batch is not None:
+        rows, batch_errors = kind.read_batch(paths)
+        index_of = {str(path): i for i, path in enumerate(paths)}
+        errors = {index_of[str(e.path)]: e for e in batch_errors}
+    else:
+        frames = []
+        for i, path in enumerate(paths):
+            try:
+                frames.append(parse_path(kind, path).with_columns(file_index=pl.lit(i, dtype=pl.Int32)))
+            except InputFileError as error:
+                errors[i] = error
+        rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(
+            schema={"file_index": pl.Int32})
+    clock.lap("parse + validate")
+    file_ids = {i: file_id_of(relative, sha, registered_at) for i, (relative, sha) in enumerate(zip(relatives, shas))
+                if i not in errors and skip.get(relative) != sha}
+    rows = rows.filter(pl.col("file_index").is_in(list(file_ids)))
+    per_file = per_file_stats(kind_name, rows)
+    clock.lap("per-file figures")
+    if rows.height:
+        staged = rows.with_columns(
+            file_id=pl.col("file_index").replace_strict(file_ids, return_dtype=pl.Int64)).drop("file_index")
+        stage(staged, kind_name, staging, f"{registered_at:%Y%m%dT%H%M%S%f}-{abs(next(iter(file_ids.values())))}")
+    clock.lap("stage (Parquet)")
+    return ParsedChunk(sha256=shas, errors=errors, per_file=per_file, file_ids=file_ids, seconds=clock.seconds)
+
+
+class _Clock:
+    """Seconds per named step, measured one after another."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self._last
+        self._last = now
+
+
+def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetime, skip: dict[str, str],
+                 workers: int = 2) -> Iterator[tuple[list[LandingFile], ParsedChunk]]:
+    """Parse files in chunks of one kind, across ``workers`` processes when there are many.
+
+    Kinds without a batch reader are parsed file by file (a few ms each), so their chunks are
+    small and go first: they spread over both workers while the batch kinds follow. Chunks are
+    handed back as they finish.
+    """
+    groups: dict[str, list[LandingFile]] = {}
+    for file in files:
+        groups.setdefault(file.kind.name if file.kind else "", []).append(file)
+    chunks: list[list[LandingFile]] = []
+    for name, group in sorted(groups.items(), key=lambda item: _is_batch_kind(item[0])):
+        size = CHUNK_FILES if _is_batch_kind(name) else SINGLE_FILE_CHUNK
+        chunks += [group[i:i + size] for i in range(0, len(group), size)]
+    tasks = [(chunk[0].kind.name if chunk[0].kind else "", chunk[0].root, [f.relative for f in chunk],
+              staging, registered_at, {f.relative: skip[f.relative] for f in chunk if f.relative in skip})
+             for chunk in chunks]
+    if workers > 1 and len(files) >= PARALLEL_FROM_FILES and len(chunks) > 1:
+        context = multiprocessing.get_context("spawn")
+        # one polars thread per worker: the workers already fill the cores
+        with _environment(POLARS_MAX_THREADS="1"), ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(parse_chunk, *task): chunk for task, chunk in zip(tasks, chunks)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+    else:
+        yield from zip(chunks, (parse_chunk(*task) for task in tasks))
+
+
+def _is_batch_kind(name: str) -> bool:
+    kind = KINDS_BY_NAME.get(name)
+    return kind is not None and kind.read_batch is not None
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables for the processes started inside the block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
