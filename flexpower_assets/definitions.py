@@ -12,23 +12,26 @@ from typing import Any
 
 import dagster as dg
 
+from flexpower_assets.assets.bidding import bidding_assets
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
 from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS, raw_assets
 from flexpower_assets.settings import Settings
+from resources.bidding import BiddingResource
 from resources.documents import DocumentStore
 from resources.io_manager import WarehouseIOManager
 from resources.landing import LandingZone
 from resources.notifier import LogNotifier
 from resources.warehouse_resource import WarehouseResource
-from schedules.jobs import daily_job, daily_reports_job, daily_selection, monthly_job
+from schedules.bid_sensors import bid_deadline_sensor
+from schedules.jobs import bidding_job, daily_job, daily_reports_job, daily_selection, monthly_job
 from schedules.schedules import schedules
 from schedules.sensors import SOURCE_KINDS, build_landing_sensor
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
-ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *report_assets]
+ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *report_assets, *bidding_assets]
 
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
@@ -50,6 +53,12 @@ def build_defs(settings: Settings | None = None,
                                min_file_age_s=settings.min_file_age_s),
         "notifier": LogNotifier(),
         "documents": DocumentStore(path=str(settings.data_dir)),
+        "bidding": BiddingResource(config_path=str(settings.bidding_config), data_dir=str(settings.data_dir),
+                                   now=settings.now, exchange_url=settings.exchange_url,
+                                   external_approval_url=settings.external_approval_url,
+                                   solve_workers=settings.solve_workers),
+        # the bid run's step outputs (plan, solve results) are pickles, not warehouse tables
+        "bid_step_io": dg.FilesystemIOManager(base_dir=str(settings.data_dir / "bidding" / "steps")),
     }
     resources.update(resource_overrides or {})
     selection_by_kind = _downstream_by_kind()
@@ -57,9 +66,9 @@ def build_defs(settings: Settings | None = None,
     sensors = [build_landing_sensor(source, selection_by_kind, target) for source in SOURCE_KINDS]
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[daily_job, daily_reports_job, monthly_job],
+        jobs=[daily_job, daily_reports_job, monthly_job, bidding_job],
         schedules=schedules,
-        sensors=sensors,
+        sensors=[*sensors, bid_deadline_sensor],
         resources=resources,
         executor=EXECUTORS[settings.executor],
     )

@@ -18,6 +18,12 @@ class Settings:
     data_dir: Path
     parse_workers: int = 2
     executor: str = "in_process"  # or "multiprocess": a process per step (measured slower here)
+    # day-ahead bidding
+    bidding_config: Path | None = None     # FLEXPOWER_BIDDING_CONFIG (default <data_dir>/bidding/config.yaml)
+    now: str = ""                          # FLEXPOWER_NOW, ISO UTC; empty = the wall clock
+    exchange_url: str = ""                 # FLEXPOWER_EXCHANGE_URL: the exchange's order interface
+    external_approval_url: str = ""        # FLEXPOWER_EXTERNAL_APPROVAL_URL: clients' confirmation API
+    solve_workers: int = 2                 # FLEXPOWER_SOLVE_WORKERS: worker processes per solve task
     # a landing file is read once nothing about it changed for this long (SFTP writes in place)
     min_file_age_s: float = 60.0
     bidding_config_path: Path | None = None  # default: <data_dir>/bidding/bidding.yaml

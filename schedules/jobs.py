@@ -36,3 +36,16 @@ monthly_job = dg.define_asset_job(
     description="A month's invoices and monthly reports from the daily partitions already built.",
     tags={"flexpower/job": "monthly"},
 )
+
+# The bid run of one delivery day. Stage limits are enforced inside the steps; this tag is the
+# outer net: run monitoring (dagster.yaml) fails a run that exceeds the sum of the default stage
+# limits (dispatch 30 + solve 600 + aggregate 60 + submit 30 s) plus three minutes of start-up.
+BID_RUN_MAX_RUNTIME_S = 30 + 600 + 60 + 30 + 180
+
+bidding_job = dg.define_asset_job(
+    "bidding_job",
+    selection=dg.AssetSelection.groups("bidding"),
+    partitions_def=daily_partitions,
+    description="Day-ahead bids for one delivery day: solves, curves, matrices, approval, submission.",
+    tags={"flexpower/job": "bidding", "dagster/max_runtime": str(BID_RUN_MAX_RUNTIME_S)},
+)

@@ -1,11 +1,14 @@
 """The bid tables in the warehouse: matrix versions, approvals and submissions (no Dagster).
 
-Nothing here is ever deleted or overwritten: a new matrix is a new version, an approval or a
-submission attempt is a new row. Tables (BIDDING.md's data contract, plus the bookkeeping the
-four-eyes rule needs):
+History is never deleted: a new matrix is a new version, an approval, a solve or a submission
+attempt is a new row. The one table that shows a current state, ``main.bid_submission``, is
+derived from the attempts (its row of a version changes from accepted to superseded).
+Tables (BIDDING.md's data contract, plus the bookkeeping the four-eyes rule needs):
 
+- ``main.solver_run``        one row per input hash (same hash, same record), with the volumes
 - ``main.bid_matrix``        client x day x version x MTU x point
-- ``main.bid_submission``    one row per submission attempt that reached a decision
+- ``main.bid_submission``    client x day x version: the exchange's decision on the version
+- ``bidding.submission_attempt`` every attempt, with its outcome
 - ``bidding.matrix_version`` per version: content hash, who made it (``system`` or the editor),
                              from which version, the config hash and the rule violations found
 - ``bidding.approval``       every approval decision (approved / rejected), by whom, why
@@ -36,6 +39,17 @@ DDL = [
         delivery_day date not null, client_id varchar not null, version integer not null,
         content_hash varchar not null, origin varchar not null, made_by varchar not null,
         made_at timestamptz not null, based_on integer, config_hash varchar, violations varchar[])""",
+    """create table if not exists main.solver_run (
+        delivery_day date not null, client_id varchar not null, asset_id varchar not null,
+        scenario_id bigint not null, input_hash varchar not null, status varchar not null,
+        objective_eur double, solve_seconds double not null, message varchar, iterations bigint not null,
+        asset_type varchar not null, config_hash varchar not null, volumes_mw double[],
+        recorded_at timestamptz not null)""",
+    """create table if not exists bidding.submission_attempt (
+        delivery_day date not null, client_id varchar not null, version integer not null,
+        content_hash varchar not null, idempotency_key varchar not null, outcome varchar not null,
+        attempted_at timestamptz not null, exchange_order_id varchar, exchange_version integer,
+        message varchar)""",
     """create table if not exists bidding.approval (
         delivery_day date not null, client_id varchar not null, version integer not null,
         decision varchar not null, decided_by varchar not null, role varchar,
@@ -136,6 +150,31 @@ class BidStore:
             "where client_id = ? and delivery_day = ? and version = ? order by delivery_start, point",
             [client_id, day, version])
 
+    # -------------------------------------------------------------- solver runs
+
+    def known_solves(self, input_hashes: list[str]) -> pl.DataFrame:
+        """The recorded solves among ``input_hashes`` (same hash, same result: not solved again)."""
+        if not input_hashes or not self.warehouse.table_exists("main", "solver_run"):
+            return pl.DataFrame()
+        wanted = pl.DataFrame({"input_hash": sorted(set(input_hashes))})  # noqa: F841 (read by DuckDB)
+        with self.warehouse.reader() as conn:
+            return conn.execute("select r.* from main.solver_run r join wanted using (input_hash)").pl()
+
+    def record_solves(self, rows: pl.DataFrame) -> int:
+        """Insert the solves whose input hash has no record yet; returns how many were new."""
+        if rows.is_empty():
+            return 0
+        fresh = rows.unique("input_hash", keep="first").with_columns(  # noqa: F841 (read by DuckDB)
+            recorded_at=pl.lit(_now(), dtype=pl.Datetime("us", "UTC")))
+        with self.warehouse.writer() as conn:
+            for statement in DDL:
+                conn.execute(statement)
+            before = conn.execute("select count(*) from main.solver_run").fetchone()[0]
+            conn.execute("insert into main.solver_run by name select * from fresh f "
+                         "where not exists (select 1 from main.solver_run r where r.input_hash = f.input_hash)")
+            after = conn.execute("select count(*) from main.solver_run").fetchone()[0]
+        return after - before
+
     # -------------------------------------------------------------- approvals
 
     def record_approval(self, client_id: str, day: date, version: int, *, approved: bool, by: str,
@@ -152,19 +191,34 @@ class BidStore:
                           idempotency_key: str, status: str, approved_by: str | None, submitted_at: datetime,
                           exchange_order_id: str | None, exchange_version: int | None,
                           message: str | None) -> None:
+        """Every attempt goes to ``bidding.submission_attempt``. ``main.bid_submission`` holds one
+        row per version the exchange (or the gate rule) decided on: ``accepted`` (the live order),
+        ``superseded`` (an accepted version a later one replaced), ``rejected`` (content refused),
+        ``refused_after_gate_closure``. An attempt without an answer (``error``) changes no row."""
         with self.warehouse.writer() as conn:
             for statement in DDL:
                 conn.execute(statement)
+            conn.execute("insert into bidding.submission_attempt values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [day, client_id, version, content_hash, idempotency_key, status, submitted_at,
+                          exchange_order_id, exchange_version, message])
+            contract_status = {"accepted": "accepted", "invalid": "rejected", "refused": "refused_after_gate_closure"}
+            if status not in contract_status:
+                return
+            if status == "accepted":
+                conn.execute("update main.bid_submission set status = 'superseded' where client_id = ? and "
+                             "delivery_day = ? and status = 'accepted' and version <> ?", [client_id, day, version])
+            conn.execute("delete from main.bid_submission where client_id = ? and delivery_day = ? and version = ?",
+                         [client_id, day, version])
             conn.execute("insert into main.bid_submission values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [day, client_id, version, content_hash, idempotency_key, status, approved_by,
-                          submitted_at, exchange_order_id, exchange_version, message])
+                         [day, client_id, version, content_hash, idempotency_key, contract_status[status],
+                          approved_by, submitted_at, exchange_order_id, exchange_version, message])
 
     def submissions(self, client_id: str | None = None, day: date | None = None) -> pl.DataFrame:
         if not self.warehouse.table_exists("main", "bid_submission"):
             return pl.DataFrame()
         return self.warehouse.read(
             "select * from main.bid_submission where (? is null or client_id = ?) and (? is null or delivery_day = ?) "
-            "order by delivery_day, client_id, submitted_at", [client_id, client_id, day, day])
+            "order by delivery_day, client_id, version", [client_id, client_id, day, day])
 
     def live_submission(self, client_id: str, day: date) -> dict | None:
         """The latest submission the exchange accepted for the client and day (None if none)."""

@@ -124,7 +124,8 @@ def test_desk_auto_approves_submits_once_and_refuses_after_gate_closure(landing,
         assert late["status"] == "refused"
         assert len(ExchangeClient(ex.url).orders("HYD-A", DAY)["orders"]) == 2
     subs = desk.store.submissions("HYD-A", DAY)
-    assert subs.select("version", "status").rows() == [(1, "accepted"), (2, "accepted"), (3, "refused")]
+    assert subs.select("version", "status").rows() == [(1, "superseded"), (2, "accepted"),
+                                                      (3, "refused_after_gate_closure")]
     assert desk.alerts[-1][2] == "error" and "NOT submitted" in desk.alerts[-1][0]
     events = [(e.event, e.version) for e in desk.log.events("HYD-A", DAY)]
     assert events == [("generated", 1), ("validated", 1), ("approved", 1), ("submitted", 1),

@@ -1,0 +1,313 @@
+"""Day-ahead bidding assets, partitioned by delivery day: thin wiring around ``flexpower_assets.bidding``.
+
+    bid_solves (graph-backed asset, dynamic fan-out)
+        dispatch ──DynamicOut: one task per (client, asset, chunk of scenarios)──> solve_chunk (mapped)
+                 └──plan──────────────────────────────────────────────┐              │ collect
+                                                                      └──> record_solves ──> solver_run
+    asset_bid_curve   aggregation per asset (partial / fallback), the client's price grid
+    bid_matrix        one matrix version per client, blocking checks generated from the policy rules
+    bid_submission    approval by the client's mode, submission to the exchange, alerts, incidents
+
+The configuration is read by ``dispatch`` at run time, so the task list follows it with no code
+change. Stage deadlines are enforced here (Dagster has no op timeout): dispatch, the solve stage
+(an absolute deadline handed to every chunk; hung solves are killed in ``bidding.workers``),
+aggregation and submission; the job also carries ``dagster/max_runtime`` for run monitoring.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import dagster as dg
+import polars as pl
+
+from flexpower_assets.bidding import aggregation, validation
+from flexpower_assets.bidding.asset_types import asset_type
+from flexpower_assets.bidding.inputs import load_day_inputs
+from flexpower_assets.bidding.model import FALLBACK, SolveResult
+from flexpower_assets.bidding.plan import (
+    DayPlan,
+    NoTechnicalData,
+    SolveTask,
+    incident_record,
+    plan_day,
+    result_from_row,
+    results_by_asset,
+    solver_run_rows,
+)
+from flexpower_assets.bidding.store import BidStore
+from flexpower_assets.bidding.workers import solve_in_workers
+from flexpower_assets.partitions import daily_partitions, partition_day
+from resources.bidding import BiddingResource
+from resources.notifier import Notifier
+from resources.warehouse_resource import WarehouseResource
+
+GROUP = "bidding"
+STEP_IO = "bid_step_io"   # pickled step outputs (plan, results): not warehouse tables
+ERROR = dg.AssetCheckSeverity.ERROR
+PER_SOLVE_GRACE_S = 2.0
+CLIENTS_TAG = "flexpower/bid_clients"  # optional comma-separated client ids of a run
+
+
+def _clients(context) -> list[str] | None:
+    value = context.run.tags.get(CLIENTS_TAG) if context.run else None
+    return [c for c in value.split(",") if c] if value else None
+
+
+@dg.op(out={"plan": dg.Out(io_manager_key=STEP_IO), "tasks": dg.DynamicOut(io_manager_key=STEP_IO)})
+def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource):
+    """Read the configuration now, load the day's applicable inputs, emit one task per chunk."""
+    began = time.time()
+    day = partition_day(context)
+    config, digest = bidding.load()
+    now = bidding.clock()
+    limits = config.stage_time_limits_s
+    kinds = {k for c in config.clients for t in c.asset_types().values() for k in asset_type(t).input_kinds}
+    types = {t for c in config.clients for t in c.asset_types().values()}
+    as_of = min(now, config.market.gate_closure_utc(day))
+    inputs = load_day_inputs(warehouse.get(), day, as_of, kinds, types)
+    plan = plan_day(config, digest, inputs, day, now, solve_deadline=began + limits.dispatch + limits.solve_stage,
+                    client_ids=_clients(context))
+    elapsed = time.time() - began
+    if elapsed > limits.dispatch:
+        raise dg.Failure(f"dispatch took {elapsed:.1f} s, over its limit of {limits.dispatch:g} s",
+                         metadata={"config_hash": digest})
+    plan.solve_deadline = time.time() + limits.solve_stage
+    failed = {a: p.error for a, p in plan.assets.items() if p.error}
+    context.log.info(f"{len(plan.tasks)} task(s) for {len(plan.assets)} asset(s), config {digest[:12]}; "
+                     f"{len(failed)} asset(s) without solves")
+    yield dg.Output(plan, "plan", metadata={"config_hash": digest, "tasks": len(plan.tasks),
+                                            "assets": len(plan.assets), "assets_without_solves": len(failed)})
+    tasks = plan.tasks or [SolveTask("", "", "", 0, ())]  # an empty fan-out would skip the collect
+    for task in tasks:
+        yield dg.DynamicOutput(task, output_name="tasks", mapping_key=task.key if task.inputs else "none")
+
+
+@dg.op(out=dg.Out(io_manager_key=STEP_IO))
+def solve_chunk(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
+                plan: DayPlan, task: SolveTask):
+    """Solve one chunk in worker processes; known input hashes come from ``solver_run``."""
+    if not task.inputs:
+        return (task, [])
+    store = BidStore(warehouse.get())
+    known_rows = store.known_solves([i.input_hash for i in task.inputs])
+    known = {row["input_hash"]: result_from_row(row) for row in known_rows.iter_rows(named=True)}
+    limits = plan.config.stage_time_limits_s
+    results = solve_in_workers(asset_type(task.asset_type), task.inputs,
+                               per_solve_s=limits.solve_per_scenario + PER_SOLVE_GRACE_S,
+                               deadline=plan.solve_deadline, workers=bidding.solve_workers,
+                               faults=plan.config.faults, known=known)
+    statuses = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    context.log.info(f"{task.asset_id} chunk {task.chunk}: {statuses} ({len(known)} known)")
+    return (task, results)
+
+
+@dg.op(out=dg.Out(io_manager_key=STEP_IO))
+def record_solves(context: dg.OpExecutionContext, warehouse: WarehouseResource, plan: DayPlan, chunks: list):
+    """Every solve to ``solver_run`` (a known input hash adds no row); the stage's result."""
+    solves = results_by_asset(plan, [c for c in chunks if c[0].inputs])
+    rows = solver_run_rows(plan, solves)
+    new = BidStore(warehouse.get()).record_solves(rows)
+    context.add_output_metadata({"solves": rows.height, "new_solver_run_rows": new,
+                                 "optimal": int((rows["status"] == "optimal").sum()) if rows.height else 0})
+    return {"plan": plan, "solves": solves}
+
+
+@dg.graph_asset(
+    key=["bidding", "bid_solves"], group_name=GROUP, partitions_def=daily_partitions,
+    description="Every scenario solve of the day's bid run (dispatcher -> dynamic solve tasks -> solver_run).",
+)
+def bid_solves():
+    plan, tasks = dispatch()
+    return record_solves(plan, tasks.map(lambda task: solve_chunk(plan, task)).collect())
+
+
+# ------------------------------------------------------------------------ aggregation
+
+@dg.asset(
+    key="asset_bid_curve", group_name=GROUP, partitions_def=daily_partitions, kinds={"duckdb", "polars"},
+    metadata={"partition_expr": "delivery_day", "schema": "main"},
+    ins={"stage": dg.AssetIn(key=["bidding", "bid_solves"], input_manager_key=STEP_IO)},
+    description="One curve per asset and MTU on its client's price grid: complete, partial or fallback.",
+)
+def asset_bid_curve(context: dg.AssetExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
+                    notifier: Notifier, stage: dict) -> pl.DataFrame:
+    plan: DayPlan = stage["plan"]
+    solves = stage["solves"]
+    config = plan.config
+    began = time.time()
+    deadline = began + config.stage_time_limits_s.aggregate
+    previous = _previous_day_curves(warehouse, plan)
+    frames = []
+    for client in config.clients:
+        entries = [p for p in plan.assets.values() if p.client_id == client.id]
+        if not entries:
+            continue
+        starts = config.market.mtu_starts(plan.delivery_day)
+        curves, technicals = [], {}
+        for entry in entries:
+            pairs = solves.get(entry.asset_id, [])
+            results = [r for _, r in pairs]
+            late = time.time() > deadline
+            coverage = 0.0 if late else aggregation.coverage_of(results, entry.expected)
+            kind = asset_type(entry.asset_type)
+            points = kind.bid_points(pairs, config) if pairs and not late else None
+            technical = entry.technical or NoTechnicalData(asset_id=entry.asset_id, client_id=entry.client_id)
+            technicals[entry.asset_id] = technical
+            deterministic = None
+            if entry.deterministic is not None and coverage < config.policy.min_scenario_coverage and not late:
+                det = solve_in_workers(kind, [entry.deterministic],
+                                       per_solve_s=config.stage_time_limits_s.solve_per_scenario + PER_SOLVE_GRACE_S,
+                                       deadline=deadline, workers=1, faults=None)[0]
+                deterministic = (entry.deterministic, det)
+            if points is None:
+                points = pl.DataFrame(schema=aggregation.POINT_SCHEMA)
+            curve = aggregation.aggregate_asset(client, technical, points, coverage, config, starts,
+                                                previous_day_curve=previous.get(entry.asset_id),
+                                                deterministic=deterministic)
+            if late:
+                curve = _with_message(curve, f"aggregation deadline of {config.stage_time_limits_s.aggregate:g} s passed")
+            curves.append(curve)
+            if curve.status == FALLBACK:
+                notifier.notify(context, f"bid curve of {entry.asset_id} ({client.id}) for {plan.delivery_day} falls back",
+                                f"{curve.message or 'no usable solves'}; {entry.error or ''}".strip("; "), "warning")
+        grid = aggregation.client_price_grid(curves, config.market, starts)
+        for curve in curves:
+            on_grid = aggregation.curve_on_grid(curve, grid, technicals[curve.asset_id], config)
+            frames.append(aggregation.asset_bid_curve_rows(curve, on_grid, plan.delivery_day))
+    frame = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    summary = (frame.group_by("asset_id", "curve_status", "coverage").len().sort("asset_id")
+               if frame.height else pl.DataFrame())
+    context.add_output_metadata({"assets": summary.height,
+                                 "fallback_assets": int((summary["curve_status"] == FALLBACK).sum()) if summary.height else 0,
+                                 "aggregate_seconds": round(time.time() - began, 2)})
+    return frame
+
+
+def _with_message(curve, message):
+    from dataclasses import replace
+    return replace(curve, message=f"{curve.message}; {message}" if curve.message else message)
+
+
+def _previous_day_curves(warehouse: WarehouseResource, plan: DayPlan) -> dict[str, pl.DataFrame]:
+    """The previous delivery day's curves of assets whose client had an accepted submission."""
+    wh = warehouse.get()
+    if not (wh.table_exists("main", "asset_bid_curve") and wh.table_exists("main", "bid_submission")):
+        return {}
+    previous = plan.delivery_day - timedelta(days=1)
+    rows = wh.read("select c.asset_id, c.delivery_start, c.price_eur_per_mwh, c.volume_mw from main.asset_bid_curve c "
+                   "where c.delivery_day = ? and c.client_id in (select client_id from main.bid_submission "
+                   "where delivery_day = ? and status = 'accepted')", [previous, previous])
+    return {k[0]: v.drop("asset_id") for k, v in rows.partition_by("asset_id", as_dict=True).items()} if rows.height else {}
+
+
+# ------------------------------------------------------------------------ matrix and checks
+
+CHECKS = [dg.AssetCheckSpec(rule, asset="bid_matrix", blocking=True,
+                            description=f"Every client's bid matrix keeps the rule {rule!r} (market and policy).")
+          for rule in validation.RULES]
+
+
+def _violations(plan: DayPlan, client_id: str):
+    """The rule check of a client's matrix against the summed capacity of its assets."""
+    config = plan.config
+    technicals = {p.asset_id: p.technical for p in plan.assets.values() if p.client_id == client_id and p.technical}
+    sell, buy = aggregation.capacities(technicals)
+    starts = config.market.mtu_starts(plan.delivery_day)
+    return lambda matrix: validation.validate_bids(matrix, config, starts, sell, buy)
+
+
+def _as_text(check):
+    return lambda matrix: [str(v) for v in check(matrix)]
+
+
+@dg.asset(
+    key="bid_matrix", group_name=GROUP, partitions_def=daily_partitions, check_specs=CHECKS,
+    ins={"stage": dg.AssetIn(key=["bidding", "bid_solves"], input_manager_key=STEP_IO),
+         "curves": dg.AssetIn(key="asset_bid_curve")},
+    description="One bid matrix per client (a new version only when its content changed), validated by rule.",
+)
+def bid_matrix(context: dg.AssetExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
+               notifier: Notifier, stage: dict, curves: pl.DataFrame):
+    plan: DayPlan = stage["plan"]
+    by_rule: dict[str, list[str]] = {rule: [] for rule in validation.RULES}
+    versions = {}
+    for client_id in sorted({p.client_id for p in plan.assets.values()}):
+        mine = curves.filter(pl.col("client_id") == client_id) if curves.height else curves
+        grid_curves = [part.select(list(aggregation.CURVE_SCHEMA)) for part in mine.partition_by("asset_id")] if mine.height else []
+        matrix = aggregation.bid_matrix(grid_curves)
+        check = _violations(plan, client_id)
+        for violation in check(matrix):
+            by_rule.setdefault(violation.rule, []).append(f"{client_id}: {violation}")
+        desk = bidding.desk(warehouse.get(), plan.config, _as_text(check),
+                            lambda s, b, sev: notifier.notify(context, s, b, sev))
+        version, is_new = desk.register_generated(client_id, plan.delivery_day, matrix, config_hash=plan.config_hash)
+        versions[client_id] = f"v{version.version}{' (new)' if is_new else ''}"
+    checks = [dg.AssetCheckResult(check_name=rule, passed=not by_rule.get(rule), severity=ERROR,
+                                  metadata={"violations": len(by_rule.get(rule, [])),
+                                            "first": dg.MetadataValue.md(
+                                                "\n".join(f"- {p}" for p in by_rule.get(rule, [])[:20]) or "none")})
+              for rule in validation.RULES]
+    return dg.MaterializeResult(metadata={"versions": dg.MetadataValue.json(versions), "config_hash": plan.config_hash},
+                                check_results=checks)
+
+
+# ------------------------------------------------------------------------ approval and submission
+
+@dg.asset(
+    key="bid_submission", group_name=GROUP, partitions_def=daily_partitions, deps=["bid_matrix"],
+    ins={"stage": dg.AssetIn(key=["bidding", "bid_solves"], input_manager_key=STEP_IO)},
+    description="Approval by each client's mode and submission to the exchange (idempotent: a re-run sends nothing twice).",
+)
+def bid_submission(context: dg.AssetExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
+                   notifier: Notifier, stage: dict):
+    plan: DayPlan = stage["plan"]
+    solves = stage["solves"]
+    config = plan.config
+    limits = config.stage_time_limits_s
+    deadline = time.time() + limits.submit
+    outcomes, failed_clients = {}, []
+    for client in config.clients:
+        entries = [p for p in plan.assets.values() if p.client_id == client.id]
+        if not entries:
+            continue
+        if all(not any(r.is_optimal for _, r in solves.get(p.asset_id, [])) for p in entries):
+            failed_clients.append(client.id)
+            outcomes[client.id] = "failed: every asset failed"
+            continue
+        desk = bidding.desk(warehouse.get(), config, _as_text(_violations(plan, client.id)), lambda s, b, sev: notifier.notify(context, s, b, sev))
+        approval = desk.approve_by_mode(client.id, plan.delivery_day, client.approval)
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            outcomes[client.id] = f"{approval}; not submitted: the submit stage's {limits.submit:g} s passed"
+            notifier.notify(context, f"bid matrix of {client.id} for {plan.delivery_day} NOT submitted",
+                            outcomes[client.id], "error")
+            continue
+        sent = desk.submit(client.id, plan.delivery_day, bidding.exchange(remaining), now=bidding.clock(),
+                           timezone_name=config.market.timezone, gate_closure_local=config.market.gate_closure)
+        outcomes[client.id] = f"{approval}; {sent['status']}" + (f" v{sent['version']}" if sent.get("version") else "")
+    if failed_clients:
+        paths = []
+        for client_id in failed_clients:
+            record = incident_record(plan, client_id, solves, context.run_id)
+            bidding.incidents_dir.mkdir(parents=True, exist_ok=True)
+            path = bidding.incidents_dir / f"{plan.delivery_day}_{client_id}_{context.run_id[:8]}.json"
+            path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+            paths.append(str(path))
+            messages = sorted({s["message"] for a in record["assets"] for s in a["solves"]} |
+                              {a["planning_error"] for a in record["assets"] if a["planning_error"]})
+            notifier.notify(context, f"bid run FAILED for {client_id} on {plan.delivery_day}: every asset failed",
+                            f"config {plan.config_hash}; incident record {path}; errors: " + " | ".join(messages[:5]),
+                            "error")
+        raise dg.Failure(description=f"every asset failed for {', '.join(failed_clients)}; incident records: "
+                                      + ", ".join(paths), metadata={"incidents": dg.MetadataValue.json(paths),
+                                                                    "outcomes": dg.MetadataValue.json(outcomes)})
+    return dg.MaterializeResult(metadata={"outcomes": dg.MetadataValue.json(outcomes)})
+
+
+bidding_assets = [bid_solves, asset_bid_curve, bid_matrix, bid_submission]
+bidding_selection = dg.AssetSelection.groups(GROUP)
