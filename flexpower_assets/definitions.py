@@ -54,7 +54,7 @@ def build_defs(settings: Settings | None = None,
         "notifier": LogNotifier(),
         "documents": DocumentStore(path=str(settings.data_dir)),
         "bidding": BiddingResource(config_path=str(settings.bidding_config), data_dir=str(settings.data_dir),
-                                   now=settings.now, exchange_url=settings.exchange_url,
+                                   now=settings.now.isoformat() if settings.now else "", exchange_url=settings.exchange_url,
                                    external_approval_url=settings.external_approval_url,
                                    solve_workers=settings.solve_workers),
         # the bid run's step outputs (plan, solve results) are pickles, not warehouse tables

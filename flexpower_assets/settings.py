@@ -18,9 +18,7 @@ class Settings:
     data_dir: Path
     parse_workers: int = 2
     executor: str = "in_process"  # or "multiprocess": a process per step (measured slower here)
-    # day-ahead bidding
-    bidding_config: Path | None = None     # FLEXPOWER_BIDDING_CONFIG (default <data_dir>/bidding/config.yaml)
-    now: str = ""                          # FLEXPOWER_NOW, ISO UTC; empty = the wall clock
+    # day-ahead bidding: where orders go and who confirms for the `external` clients
     exchange_url: str = ""                 # FLEXPOWER_EXCHANGE_URL: the exchange's order interface
     external_approval_url: str = ""        # FLEXPOWER_EXTERNAL_APPROVAL_URL: clients' confirmation API
     solve_workers: int = 2                 # FLEXPOWER_SOLVE_WORKERS: worker processes per solve task
@@ -51,7 +49,10 @@ class Settings:
                    data_dir=data_dir.resolve(), parse_workers=workers, executor=executor,
                    min_file_age_s=min_age,
                    bidding_config_path=Path(bidding).resolve() if bidding else None,
-                   now=parse_now(os.environ.get("FLEXPOWER_NOW")))
+                   now=parse_now(os.environ.get("FLEXPOWER_NOW")),
+                   exchange_url=os.environ.get("FLEXPOWER_EXCHANGE_URL", ""),
+                   external_approval_url=os.environ.get("FLEXPOWER_EXTERNAL_APPROVAL_URL", ""),
+                   solve_workers=int(os.environ.get("FLEXPOWER_SOLVE_WORKERS", "2")))
 
 
 def parse_now(text: str | None) -> datetime | None:

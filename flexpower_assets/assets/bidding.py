@@ -14,7 +14,6 @@ change. Stage deadlines are enforced here (Dagster has no op timeout): dispatch,
 aggregation and submission; the job also carries ``dagster/max_runtime`` for run monitoring.
 """
 
-from __future__ import annotations
 
 import json
 import time
@@ -25,7 +24,7 @@ import polars as pl
 
 from flexpower_assets.bidding import aggregation, validation
 from flexpower_assets.bidding.asset_types import asset_type
-from flexpower_assets.bidding.inputs import load_day_inputs
+from flexpower_assets.bidding.inputs import landing_kinds, load_day_inputs
 from flexpower_assets.bidding.model import FALLBACK, SolveResult
 from flexpower_assets.bidding.plan import (
     DayPlan,
@@ -40,7 +39,9 @@ from flexpower_assets.bidding.plan import (
 from flexpower_assets.bidding.store import BidStore
 from flexpower_assets.bidding.workers import solve_in_workers
 from flexpower_assets.partitions import daily_partitions, partition_day
+from flexpower_assets.ingestion.catalog import sync_landing
 from resources.bidding import BiddingResource
+from resources.landing import LandingZone
 from resources.notifier import Notifier
 from resources.warehouse_resource import WarehouseResource
 
@@ -57,7 +58,8 @@ def _clients(context) -> list[str] | None:
 
 
 @dg.op(out={"plan": dg.Out(io_manager_key=STEP_IO), "tasks": dg.DynamicOut(io_manager_key=STEP_IO)})
-def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource):
+def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
+             landing: LandingZone):
     """Read the configuration now, load the day's applicable inputs, emit one task per chunk."""
     began = time.time()
     day = partition_day(context)
@@ -66,6 +68,10 @@ def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse
     limits = config.stage_time_limits_s
     kinds = {k for c in config.clients for t in c.asset_types().values() for k in asset_type(t).input_kinds}
     types = {t for c in config.clients for t in c.asset_types().values()}
+    report = sync_landing(landing.root, warehouse.get(), kinds=landing_kinds(types, kinds),
+                          workers=landing.parse_workers, min_age_s=landing.min_file_age_s)
+    for path, message in report.rejected[:10]:
+        context.log.warning(f"rejected {path}: {message}")
     as_of = min(now, config.market.gate_closure_utc(day))
     inputs = load_day_inputs(warehouse.get(), day, as_of, kinds, types)
     plan = plan_day(config, digest, inputs, day, now, solve_deadline=began + limits.dispatch + limits.solve_stage,

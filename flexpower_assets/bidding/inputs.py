@@ -24,6 +24,9 @@ from resources.warehouse import Warehouse
 #: (warehouse, delivery day, as_of) -> one row per asset with the type's technical-data fields
 TechnicalSource = Callable[[Warehouse, date, datetime], pl.DataFrame]
 _TECHNICAL_SOURCES: dict[str, TechnicalSource] = {}
+_TECHNICAL_KINDS: dict[str, tuple[str, ...]] = {}
+#: the landing kinds every bid run reads besides its asset types' inputs and technical data
+DAY_KINDS = ("price_scenarios", "day_ahead_prices")
 
 
 def newest_file(frame: pl.DataFrame, as_of: datetime, by: Iterable[str] = (),
@@ -52,12 +55,23 @@ def technical_from_kind(kind: str) -> TechnicalSource:
     return read
 
 
-def register_technical_source(asset_type_name: str, source: TechnicalSource) -> None:
+def register_technical_source(asset_type_name: str, source: TechnicalSource, kinds: Iterable[str] = ()) -> None:
+    """Where the technical data of a type comes from, and the landing kinds that source reads."""
     _TECHNICAL_SOURCES[asset_type_name] = source
+    _TECHNICAL_KINDS[asset_type_name] = tuple(kinds)
 
 
 def unregister_technical_source(asset_type_name: str) -> None:
     _TECHNICAL_SOURCES.pop(asset_type_name, None)
+    _TECHNICAL_KINDS.pop(asset_type_name, None)
+
+
+def landing_kinds(asset_type_names: Iterable[str], input_kinds: Iterable[str]) -> list[str]:
+    """Every landing kind a bid run over these types reads (to bring the catalog up to date)."""
+    kinds = set(DAY_KINDS) | set(input_kinds)
+    for name in asset_type_names:
+        kinds |= set(_TECHNICAL_KINDS.get(name, ()))
+    return sorted(kinds)
 
 
 def technical_source(asset_type_name: str) -> TechnicalSource | None:
@@ -65,7 +79,7 @@ def technical_source(asset_type_name: str) -> TechnicalSource | None:
 
 
 # reservoir plants are listed in hydro/technical_data_*.json
-register_technical_source("reservoir_hydro", technical_from_kind("hydro_technical_data"))
+register_technical_source("reservoir_hydro", technical_from_kind("hydro_technical_data"), ["hydro_technical_data"])
 
 
 @dataclass
