@@ -110,27 +110,28 @@ def solve_in_workers(kind: AssetType, inputs: Sequence[SolveInput], *, per_solve
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy],
                          timeout=max(0.0, min(next_due, deadline) - time.time()))
             for slot in list(busy):
+                pipe_closed = False
                 if slot.conn in ready or slot.conn.poll():
                     try:
                         index, result = slot.conn.recv()
-                    except (EOFError, OSError):
-                        index, result = slot.index, None
-                    if result is not None:
                         results[index] = result
                         slot.index = None
                         continue
-                if not slot.process.is_alive() or slot.process.sentinel in ready and not slot.conn.poll():
+                    except (EOFError, OSError):
+                        pipe_closed = True
+                if pipe_closed or slot.process.sentinel in ready or not slot.process.is_alive():
+                    slot.process.join(timeout=2)  # the pipe closes a moment before the exit code is known
                     code = slot.process.exitcode
                     results[slot.index] = failed_result(
                         inputs[slot.index], ERROR, f"the worker process died (exit code {code}) during the solve",
                         time.time() - slot.started)
-                    _replace(slots, slot, ctx, kind, faults, kill=True)
+                    _retire(slots, slot)
                 elif time.time() - slot.started >= per_solve_s:
                     results[slot.index] = failed_result(
                         inputs[slot.index], TIMEOUT,
                         f"no answer within {per_solve_s:g} s: the worker process (pid {slot.process.pid}) was killed",
                         time.time() - slot.started)
-                    _replace(slots, slot, ctx, kind, faults, kill=True)
+                    _retire(slots, slot)
     finally:
         for slot in slots:
             _stop(slot, kill=slot.index is not None)
@@ -141,8 +142,9 @@ def solve_in_workers(kind: AssetType, inputs: Sequence[SolveInput], *, per_solve
     return results  # type: ignore[return-value]
 
 
-def _replace(slots: list[_Slot], slot: _Slot, ctx, kind: AssetType, faults: FaultInjection | None, kill: bool) -> None:
-    _stop(slot, kill=kill)
+def _retire(slots: list[_Slot], slot: _Slot) -> None:
+    """Kill a worker that hung or died; the hand-out loop starts a fresh one when work remains."""
+    _stop(slot, kill=True)
     slots.remove(slot)
 
 
