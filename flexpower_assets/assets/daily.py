@@ -60,6 +60,10 @@ def _check(name: str, asset: str, passed: bool, severity=WARN, **metadata) -> dg
                           description="Every active contract's terms fit its price and fee model."),
         dg.AssetCheckSpec("capacity_agrees", asset=["core", "portfolio_assets"],
                           description="CRM capacity (MW) agrees with the VPP technical data (kW)."),
+        dg.AssetCheckSpec("contracts_unique", asset=["core", "portfolio_assets"],
+                          description="No asset has two active contracts and no metering point is on two "
+                                      "assets (else the production is counted once and the invoices of the "
+                                      "contracts involved are blocked)."),
     ],
     description="Assets in the portfolio on the day: active contracts of the applicable CRM snapshot, "
                 "with the VPP capacity next to the CRM one.",
@@ -73,7 +77,9 @@ def portfolio_assets(context: dg.AssetExecutionContext, contracts: pl.DataFrame,
             description=f"No CRM snapshot applies to {day}: no accepted crm/asset_contracts_*.csv was "
                         f"created before {end:%Y-%m-%d %H:%M} UTC, so the day has no portfolio.",
         )
-    active = portfolio.active_contracts(snapshot, day)
+    every_active = portfolio.active_contracts(snapshot, day)
+    conflicts = portfolio.contract_conflicts(every_active)
+    active = portfolio.portfolio_members(every_active)
     technical_now = portfolio.latest_technical_data(technical, end)
     issues = portfolio.contract_issues(active)
     mismatches = portfolio.capacity_mismatches(active, technical_now)
@@ -90,6 +96,10 @@ def portfolio_assets(context: dg.AssetExecutionContext, contracts: pl.DataFrame,
                  n_issues=issues.height, issues=dg.MetadataValue.md(markdown_table(issues)))
     yield _check("capacity_agrees", "core/portfolio_assets", mismatches.is_empty(),
                  n_mismatches=mismatches.height, mismatches=dg.MetadataValue.md(markdown_table(mismatches)))
+    yield _check("contracts_unique", "core/portfolio_assets", conflicts.is_empty(), severity=ERROR,
+                 n_conflicts=conflicts.height, conflicts=dg.MetadataValue.md(markdown_table(conflicts)),
+                 contracts_left_out=", ".join(sorted(set(every_active["contract_id"]) - set(active["contract_id"])))
+                 or "none")
 
 
 def _asset_grid(context, portfolio_frame: pl.DataFrame) -> pl.DataFrame:
@@ -104,7 +114,10 @@ def _asset_grid(context, portfolio_frame: pl.DataFrame) -> pl.DataFrame:
     check_specs=[schema_check_spec("asset_forecast", contract.AssetForecast),
                  dg.AssetCheckSpec("forecast_coverage", asset="asset_forecast",
                                    description="Every portfolio asset has a latest and a tradeable forecast "
-                                               "for every quarter-hour.")],
+                                               "for every quarter-hour."),
+                 dg.AssetCheckSpec("forecast_within_capacity", asset="asset_forecast", blocking=True,
+                                   description="0 <= forecast power <= 1.1 x capacity (it feeds best-of-infeed, "
+                                               "imbalance and redispatch payouts).")],
     description="Latest and latest tradeable forecast per asset and quarter-hour, with their versions.",
 )
 def asset_forecast(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame, portfolio_frame: pl.DataFrame):
@@ -119,6 +132,9 @@ def asset_forecast(context: dg.AssetExecutionContext, forecast_rows: pl.DataFram
     yield schema_result
     yield _check("forecast_coverage", "asset_forecast", missing.is_empty(),
                  assets_missing=missing.height, missing=dg.MetadataValue.md(markdown_table(missing)))
+    implausible = infeed.forecasts_outside_capacity(frame, portfolio_frame)
+    yield _check("forecast_within_capacity", "asset_forecast", implausible.is_empty(), severity=ERROR,
+                 n_implausible=implausible.height, implausible=dg.MetadataValue.md(markdown_table(implausible)))
 
 
 @dg.asset(
@@ -313,20 +329,26 @@ def imbalance_prices(context: dg.AssetExecutionContext, final: pl.DataFrame, est
 
 
 @dg.asset(
-    group_name="imbalance", **PUBLISHED, ins={"prices": core("imbalance_prices")},
-    check_specs=[schema_check_spec("asset_imbalance", contract.AssetImbalance)],
+    group_name="imbalance", **PUBLISHED,
+    ins={"prices": core("imbalance_prices"), "portfolio_frame": core("portfolio_assets")},
+    check_specs=[schema_check_spec("asset_imbalance", contract.AssetImbalance),
+                 dg.AssetCheckSpec("imbalance_within_capacity", asset="asset_imbalance", blocking=True,
+                                   description="|imbalance| <= 1.1 x capacity x 0.25 h per quarter-hour.")],
     description="Imbalance per asset and quarter-hour (production minus tradeable forecast) and its cost.",
 )
 def asset_imbalance(context: dg.AssetExecutionContext, best_of_infeed: pl.DataFrame,
-                    asset_forecast: pl.DataFrame, prices: pl.DataFrame):
+                    asset_forecast: pl.DataFrame, prices: pl.DataFrame, portfolio_frame: pl.DataFrame):
     frame = imbalance.asset_imbalance(best_of_infeed, asset_forecast, prices)
     frame, schema_result = schema_check(frame, contract.AssetImbalance, "asset_imbalance")
+    implausible = infeed.imbalances_outside_capacity(frame, portfolio_frame)
     yield dg.Output(frame, metadata={
         "imbalance_mwh": round(float(frame["imbalance_mwh"].sum()), 3),
         "imbalance_cost_eur": round(float(frame["imbalance_cost_eur"].sum()), 2),
         "qh_without_cost": int(frame["imbalance_cost_eur"].is_null().sum()),
     })
     yield schema_result
+    yield _check("imbalance_within_capacity", "asset_imbalance", implausible.is_empty(), severity=ERROR,
+                 n_implausible=implausible.height, implausible=dg.MetadataValue.md(markdown_table(implausible)))
 
 
 @dg.asset(

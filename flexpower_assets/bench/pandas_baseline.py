@@ -297,6 +297,8 @@ def read_trades(folder: Path, prefix: str) -> pd.DataFrame:
             raw = _csv_frame(path, TRADE_HEADER, separator=";", skip_title=True)
             if not raw["Side"].isin(["BUY", "SELL"]).all() or not (raw["Currency"] == "EUR").all():
                 raise BadFile("side or currency")
+            if not (raw["VolumeUnit"] == "MWH").all():
+                raise BadFile("unknown volume unit")
             start = _utc_ms(raw["DeliveryStart"], "ISO8601")
             end = _utc_ms(raw["DeliveryEnd"], "ISO8601")
             if not np.isin(end - start, [QH_MS, 4 * QH_MS]).all():

@@ -212,6 +212,38 @@ def portfolio_best_of_infeed(best_of_infeed: pl.DataFrame) -> pl.DataFrame:
 CAPACITY_TOLERANCE = 1.1  # best-of-infeed above 110 % of the contracted capacity is not plausible
 
 
+def max_qh_energy_mwh(capacity_mw: pl.Expr) -> pl.Expr:
+    """The most energy an asset can plausibly produce in a QH: 110 % of its capacity for 15 min."""
+    return CAPACITY_TOLERANCE * capacity_mw * 0.25
+
+
+def forecasts_outside_capacity(asset_forecast: pl.DataFrame, contracts: pl.DataFrame,
+                               tolerance: float = CAPACITY_TOLERANCE) -> pl.DataFrame:
+    """Forecast QHs that are not plausible: latest or tradeable power above ``tolerance`` x the
+    CRM capacity, or negative (a forecast is of production; it feeds best-of-infeed, the
+    imbalance and the redispatch payout). Columns ``asset_id, delivery_start, latest_power_kw,
+    tradeable_power_kw, capacity_kw``."""
+    limits = contracts.select("asset_id", (pl.col("capacity_mw") * 1000).alias("capacity_kw")).unique("asset_id")
+    bad = pl.lit(False)
+    for column in ("latest_power_kw", "tradeable_power_kw"):
+        bad = bad | (pl.col(column) > tolerance * pl.col("capacity_kw")) | (pl.col(column) < 0)
+    return (asset_forecast.join(limits, on="asset_id", how="left").filter(bad.fill_null(False))
+            .select("asset_id", "delivery_start", "latest_power_kw", "tradeable_power_kw", "capacity_kw")
+            .sort("asset_id", "delivery_start"))
+
+
+def imbalances_outside_capacity(asset_imbalance: pl.DataFrame, contracts: pl.DataFrame) -> pl.DataFrame:
+    """Imbalance QHs that are not plausible: ``|imbalance_mwh|`` above 110 % of the asset's
+    capacity for 15 minutes (production and forecast each within 0..110 % cannot be further
+    apart; a little negative night-time solar stays far inside). Columns ``asset_id,
+    delivery_start, imbalance_mwh, limit_mwh, imbalance_cost_eur``."""
+    limits = contracts.select("asset_id", max_qh_energy_mwh(pl.col("capacity_mw")).alias("limit_mwh")).unique("asset_id")
+    return (asset_imbalance.join(limits, on="asset_id", how="left")
+            .filter((pl.col("imbalance_mwh").abs() > pl.col("limit_mwh")).fill_null(False))
+            .select("asset_id", "delivery_start", "imbalance_mwh", "limit_mwh", "imbalance_cost_eur")
+            .sort("asset_id", "delivery_start"))
+
+
 def outside_capacity(best_of_infeed: pl.DataFrame, contracts: pl.DataFrame,
                      tolerance: float = CAPACITY_TOLERANCE) -> pl.DataFrame:
     """Quarter-hours whose best-of-infeed is not plausible: above ``tolerance`` x the CRM capacity,

@@ -33,7 +33,11 @@ Rules fixed here where DOMAIN.md is silent (tested in tests/unit/test_invoicing.
   ``blocked`` when some active day's terms cannot be applied (fixed price without a price, a fee
   model without its fee / fee_percent, an unknown model): reason given, amounts null, no lines.
   A blocked contract is computed on its own and never affects another invoice; its per-day
-  volumes are still listed (they do not depend on the terms).
+  volumes are still listed (they do not depend on the terms). Also ``blocked``: a contract in
+  conflict on some active day (another active contract for its asset, or its metering point on
+  another asset: both would be paid for the same energy), and a contract with a built QH whose
+  energy, or redispatched forecast energy, is beyond 110 % of its capacity for 15 minutes (either
+  sign): a number that cannot be physical is never paid out.
 - **Versions**: an invoice's identity is its id; its content hash covers all columns of the
   invoice, its lines and its day volumes except the version fields. An unchanged hash keeps the
   issued version; a changed one issues version n + 1 that supersedes n and says what changed.
@@ -55,6 +59,8 @@ from typing import Any
 
 import polars as pl
 
+from flexpower_assets.domain.infeed import CAPACITY_TOLERANCE
+from flexpower_assets.domain.portfolio import contract_conflicts
 from flexpower_assets.domain.time import QH, UTC_DATETIME, day_window, delivery_day_of
 from flexpower_assets.schemas import columns_of, validate
 from flexpower_assets.schemas.inbound import FEE_MODELS, PRICE_MODELS
@@ -202,7 +208,7 @@ def _qh_rows(
         "redispatch_compensation", ["delivery_start"],
     )
     return (
-        terms.select("contract_id", "asset_id", "delivery_day")
+        terms.select("contract_id", "asset_id", "delivery_day", pl.col("capacity_mw").cast(pl.Float64))
         .join(_unique_on(infeed, "best_of_infeed", ["asset_id", "delivery_start"]), on=["asset_id", "delivery_day"])
         .join(vwap, on="delivery_start", how="left")
         .join(forecast, on=["asset_id", "delivery_start"], how="left")
@@ -224,17 +230,21 @@ class _Day:
     redispatch_energy: Decimal = ZERO
     redispatch_value: Decimal = ZERO
     redispatch_unpriced_qh: int = 0
+    implausible_qh: int = 0
     sources: dict[str, int] | None = None
 
 
 def _day_stats(qh_rows: pl.DataFrame) -> dict[tuple[str, date], _Day]:
     stats: dict[tuple[str, date], _Day] = defaultdict(lambda: _Day(sources=defaultdict(int)))
     columns = ["contract_id", "delivery_day", "energy_mwh", "source", "is_redispatched", "vwap_public",
-               "latest_energy_mwh", "compensation_eur_per_mwh"]
-    for contract_id, day, energy, source, redispatched, vwap, forecast, compensation in qh_rows.select(columns).iter_rows():
+               "latest_energy_mwh", "compensation_eur_per_mwh", "capacity_mw"]
+    rows = qh_rows.select(columns).iter_rows()
+    for contract_id, day, energy, source, redispatched, vwap, forecast, compensation, capacity in rows:
         s = stats[(contract_id, day)]
         s.rows += 1
         s.sources[source] += 1
+        if _implausible(energy, capacity) or (redispatched and _implausible(forecast, capacity)):
+            s.implausible_qh += 1
         energy_d = _dec(energy)
         if energy_d is not None:
             s.volume += energy_d
@@ -255,6 +265,13 @@ def _day_stats(qh_rows: pl.DataFrame) -> dict[tuple[str, date], _Day]:
             else:
                 s.redispatch_value += forecast_d * compensation_d
     return stats
+
+
+def _implausible(energy_mwh: float | None, capacity_mw: float | None) -> bool:
+    """Energy of a QH beyond 110 % of the capacity for 15 minutes, either sign."""
+    if energy_mwh is None or capacity_mw is None:
+        return False
+    return abs(energy_mwh) > CAPACITY_TOLERANCE * capacity_mw * 0.25
 
 
 # --- terms ----------------------------------------------------------------------------------------
@@ -431,14 +448,27 @@ def _distinct(values: Iterable[str]) -> str:
     return ", ".join(dict.fromkeys(v for v in values if v is not None))
 
 
-def _blocked_reason(day_terms: list[dict]) -> str | None:
+def _blocked_reason(day_terms: list[dict], conflicts: Mapping[date, list[str]] | None = None,
+                    stats: Mapping[date, _Day] | None = None) -> str | None:
     days_of: dict[str, list[date]] = defaultdict(list)
     for terms in day_terms:
         for problem in term_problems(terms):
             days_of[problem].append(terms["delivery_day"])
-    if not days_of:
-        return None
-    return "terms cannot be applied: " + "; ".join(f"{p} ({day_ranges(d)})" for p, d in days_of.items())
+    conflict_days: dict[str, list[date]] = defaultdict(list)
+    for day, found in sorted((conflicts or {}).items()):
+        for conflict in found:
+            conflict_days[conflict].append(day)
+    implausible = {day: s.implausible_qh for day, s in (stats or {}).items() if s.implausible_qh}
+    reasons = []
+    if days_of:
+        reasons.append("terms cannot be applied: " + "; ".join(f"{p} ({day_ranges(d)})" for p, d in days_of.items()))
+    if conflict_days:
+        reasons.append("contracts in conflict, the same production would be paid twice: "
+                       + "; ".join(f"{c} ({day_ranges(d)})" for c, d in conflict_days.items()))
+    if implausible:
+        reasons.append(f"implausible production: {sum(implausible.values())} QHs beyond 110 % of the capacity "
+                       f"({day_ranges(implausible)})")
+    return "; ".join(reasons) or None
 
 
 def _provisional_reason(n_qh: int, not_final: int, missing: list[date], active: int, unpriced: int,
@@ -456,7 +486,8 @@ def _provisional_reason(n_qh: int, not_final: int, missing: list[date], active: 
 
 
 def _invoice(month: str, contract_id: str, day_terms: list[dict], stats: Mapping[date, _Day],
-             built: set[date], days_in_month: int) -> tuple[dict, list[dict], list[dict]]:
+             built: set[date], days_in_month: int,
+             conflicts: Mapping[date, list[str]] | None = None) -> tuple[dict, list[dict], list[dict]]:
     invoice_id = invoice_id_of(contract_id, month)
     last = day_terms[-1]
     built_days = [t for t in day_terms if t["delivery_day"] in built]
@@ -480,7 +511,7 @@ def _invoice(month: str, contract_id: str, day_terms: list[dict], stats: Mapping
         "supersedes_version": None, "changes": None, "is_current": True,
     }
     day_rows = _day_volume_rows(invoice_id, day_terms, stats, built)
-    blocked = _blocked_reason(day_terms)
+    blocked = _blocked_reason(day_terms, conflicts, stats)
     if blocked:
         invoice.update(status="blocked", reason=blocked, net_eur=None, vat_eur=None, gross_eur=None)
         return invoice, [], day_rows
@@ -510,6 +541,9 @@ def compute_invoices(
     qh_rows = _qh_rows(terms.filter(pl.col("delivery_day").is_in(sorted(built))), best_of_infeed,
                        asset_forecast, public_vwap, redispatch_compensation)
     stats = _day_stats(qh_rows)
+    conflicts_of: dict[str, dict[date, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for row in contract_conflicts(terms).iter_rows(named=True):
+        conflicts_of[row["contract_id"]][row["delivery_day"]].append(row["conflict"])
     invoices, lines, day_volumes = [], [], []
     terms_of: dict[str, list[dict]] = defaultdict(list)
     for row in terms.iter_rows(named=True):
@@ -517,7 +551,8 @@ def compute_invoices(
     for contract_id, day_terms in sorted(terms_of.items()):
         contract_stats = {t["delivery_day"]: stats[(contract_id, t["delivery_day"])]
                           for t in day_terms if (contract_id, t["delivery_day"]) in stats}
-        invoice, invoice_lines_, day_rows = _invoice(month, contract_id, day_terms, contract_stats, built, len(days))
+        invoice, invoice_lines_, day_rows = _invoice(month, contract_id, day_terms, contract_stats, built, len(days),
+                                                     conflicts_of.get(contract_id))
         invoices.append(invoice | {"content_hash": ""})
         lines += invoice_lines_
         day_volumes += day_rows

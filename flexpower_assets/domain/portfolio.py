@@ -40,6 +40,58 @@ def active_contracts(snapshot: pl.DataFrame, day: date) -> pl.DataFrame:
     )
 
 
+def contract_conflicts(active: pl.DataFrame) -> pl.DataFrame:
+    """Active contracts that claim the same production: one row per contract and conflict.
+
+    Two contracts active for one asset, or one metering point on two assets, would each be paid
+    for the same energy. ``active`` holds the active contracts of one day, or of several days
+    with a ``delivery_day`` column (conflicts are then found per day). Columns
+    ``[delivery_day,] contract_id, asset_id, conflict``, the conflict worded with every contract
+    involved, e.g. ``asset 'A' has 2 active contracts: C1, C2``.
+    """
+    day = ["delivery_day"] if "delivery_day" in active.columns else []
+    rows = active.select(*day, "contract_id", "asset_id", "metering_point_id").unique()
+    contracts = pl.col("contract_id").unique().sort()
+    per_asset = (
+        rows.group_by(*day, "asset_id").agg(contracts=contracts)
+        .filter(pl.col("contracts").list.len() > 1)
+        .with_columns(conflict=pl.format("asset '{}' has {} active contracts: {}", "asset_id",
+                                         pl.col("contracts").list.len(), pl.col("contracts").list.join(", ")))
+        .select(*day, "contracts", "conflict")
+    )
+    per_meter = (
+        rows.group_by(*day, "metering_point_id")
+        .agg(assets=pl.col("asset_id").unique().sort(), contracts=contracts)
+        .filter(pl.col("assets").list.len() > 1)
+        .with_columns(conflict=pl.format("metering point '{}' is on {} assets: {} (contracts {})", "metering_point_id",
+                                         pl.col("assets").list.len(), pl.col("assets").list.join(", "),
+                                         pl.col("contracts").list.join(", ")))
+        .select(*day, "contracts", "conflict")
+    )
+    return (
+        pl.concat([per_asset, per_meter])
+        .explode("contracts").rename({"contracts": "contract_id"})
+        .join(rows.select(*day, "contract_id", "asset_id"), on=[*day, "contract_id"], how="left")
+        .select(*day, "contract_id", "asset_id", "conflict")
+        .unique()
+        .sort(*day, "contract_id", "conflict")
+    )
+
+
+def portfolio_members(active: pl.DataFrame) -> pl.DataFrame:
+    """The active contracts that make up the portfolio: one per asset and one per metering point.
+
+    Where contracts conflict (``contract_conflicts``), the production is counted once: the
+    contract that began last (then the greatest contract_id) represents the asset, and of assets
+    sharing a metering point the one whose contract began last stays in the portfolio. The
+    conflict is flagged and blocks the invoices of every contract involved; which contract is
+    right is for the CRM to settle.
+    """
+    ordered = active.sort(["contract_begin", "contract_id"], descending=True)
+    one_per_asset = ordered.unique("asset_id", keep="first", maintain_order=True)
+    return one_per_asset.unique("metering_point_id", keep="first", maintain_order=True).sort("asset_id")
+
+
 def contract_issues(contracts: pl.DataFrame) -> pl.DataFrame:
     """One row per problem that keeps a contract's terms from being applied.
 

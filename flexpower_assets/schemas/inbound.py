@@ -17,6 +17,12 @@ from flexpower_assets.schemas import UtcDatetime
 TECHNOLOGIES = ["solar", "wind"]
 PRICE_MODELS = ["fixed", "market"]
 FEE_MODELS = ["fixed_as_produced", "fixed_for_capacity", "percent_of_market"]
+#: The largest power (kW, either sign) one asset's forecast or measurement may have: 10 GW, far
+#: above any single plant (the largest German wind farms and power stations are 1-2 GW), and far
+#: below the overflow values seen in review (2,147,483,648 kW = 2^31, 1e300 kW). A file with a
+#: value beyond it is rejected as a whole; the bounds relative to an asset's own capacity are
+#: checks of the day (``domain.infeed``), since a file does not know the capacity.
+MAX_ASSET_POWER_KW = 10_000_000.0
 
 
 class Contract(pa.DataFrameModel):
@@ -65,7 +71,7 @@ class ForecastRow(pa.DataFrameModel):
     asset_id: str = pa.Field(nullable=False)
     delivery_start: UtcDatetime = pa.Field(nullable=False)
     version: UtcDatetime = pa.Field(nullable=False)
-    power_kw: float = pa.Field(nullable=False)
+    power_kw: float = pa.Field(nullable=False, ge=-MAX_ASSET_POWER_KW, le=MAX_ASSET_POWER_KW)
 
     class Config:
         unique = ["asset_id", "delivery_start", "version"]
@@ -76,7 +82,7 @@ class LivePoint(pa.DataFrameModel):
 
     asset_id: str = pa.Field(nullable=False)
     timestamp: UtcDatetime = pa.Field(nullable=False)
-    power_kw: float = pa.Field(nullable=False)
+    power_kw: float = pa.Field(nullable=False, ge=-MAX_ASSET_POWER_KW, le=MAX_ASSET_POWER_KW)
     quality: float = pa.Field(nullable=True)
 
     class Config:
@@ -88,7 +94,7 @@ class FinalProduction(pa.DataFrameModel):
 
     metering_point_id: str = pa.Field(nullable=False)
     delivery_start: UtcDatetime = pa.Field(nullable=False)
-    power_kw: float = pa.Field(nullable=False)
+    power_kw: float = pa.Field(nullable=False, ge=-MAX_ASSET_POWER_KW, le=MAX_ASSET_POWER_KW)
     file_date: dt.date = pa.Field(nullable=False)
 
     class Config:

@@ -6,12 +6,14 @@ in local time is written by the imbalance module; the empty public export by the
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
 from flexpower_assets.simulator.dso import dso_times
+from flexpower_assets.simulator.exchange import export_name
 from flexpower_assets.simulator.formats import plain_number
 from flexpower_assets.simulator.summary import SimulationSummary
 from flexpower_assets.simulator.timegrid import HORIZON_QH, Period
@@ -56,3 +58,25 @@ def write_broken_number_final(out: Path, model: AssetModel, mp: str, period: Per
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
     summary.count("final_production")
     summary.bad(path, "line 5: '1O4.25' is not a number")
+
+
+def write_bad_trade_reexports(out: Path, period: Period, summary: SimulationSummary) -> None:
+    """Two re-exports of the first day's first private trades, a minute after the real export:
+    one labelled in ``GWH`` (an unknown unit) and one with a quoted line holding a field too
+    many. Their trades are in the good export too, so rejecting them loses nothing."""
+    day = period.days[0]
+    [good, *_] = sorted((out / "exchange").glob(f"Private_Trades-{day:%Y%m%d}-*.csv"))
+    exported = datetime.strptime(re.search(r"-(\d{8}T\d{6})\d{3}Z\.csv$", good.name)[1], "%Y%m%dT%H%M%S")
+    title, header, *trades = good.read_text(encoding="utf-8").splitlines()[:7]
+    unknown_unit = [line.rsplit(";", 1)[0] + ";GWH" for line in trades]
+    first_id, rest = trades[1].split(";", 1)
+    extra_field = [trades[0], f'"{first_id}";{rest};0.5', *trades[2:]]
+    for minutes, lines, problem in (
+        (1, unknown_unit, "line 3: unknown VolumeUnit 'GWH'"),
+        (2, extra_field, "line 4: a quoted line with 10 fields where the header has 9"),
+    ):
+        at = (exported + timedelta(minutes=minutes)).replace(tzinfo=timezone.utc)
+        path = out / "exchange" / export_name("Private_Trades", day, at)
+        path.write_text("\n".join([title, header, *lines]) + "\n", encoding="utf-8", newline="")
+        summary.count("private_trades")
+        summary.bad(path, problem)

@@ -16,7 +16,9 @@ import numpy as np
 import polars as pl
 from tqdm import tqdm
 
-from flexpower_assets.simulator.bad_files import write_broken_number_final, write_off_grid_forecast
+from flexpower_assets.simulator.bad_files import (
+    write_bad_trade_reexports, write_broken_number_final, write_off_grid_forecast,
+)
 from flexpower_assets.simulator.crm import read_newest_crm_assets, write_crm_snapshots
 from flexpower_assets.simulator.dso import (
     CORRECTION_DELAY_DAYS, FinalPlan, choose_redispatch, write_compensation, write_redispatch_flags,
@@ -87,6 +89,7 @@ def simulate(out: Path, n_assets: int, start: date, days: int, seed: int, progre
     write_off_grid_forecast(out, models[0], period, summary, layout)
     broken = portfolio.role("bad_final_production")
     write_broken_number_final(out, models[broken.index], broken.metering_point_id, period, summary)
+    write_bad_trade_reexports(out, period, summary)
     return summary
 
 

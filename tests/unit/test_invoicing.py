@@ -278,9 +278,9 @@ def test_missing_best_of_infeed_rows_count_as_not_final():
 
 
 def test_blocked_contract_has_reason_no_amounts_and_does_not_affect_others():
-    broken = contract(**TWO_DAYS, contract_id="CON1_WND-DE-003", asset_id="WND-DE-003", price_eur_per_mwh=None,
-                      fee=None, fee_percent=5.0)
-    boi = pl.concat([infeed("A1", [D1, D2], ENERGY), infeed("WND-DE-003", [D1, D2], {(D1, 10): 3.0})])
+    broken = contract(**TWO_DAYS, contract_id="CON1_WND-DE-003", asset_id="WND-DE-003",
+                      metering_point_id="MP-WND-003", price_eur_per_mwh=None, fee=None, fee_percent=5.0)
+    boi = pl.concat([infeed("A1", [D1, D2], ENERGY), infeed("WND-DE-003", [D1, D2], {(D1, 10): 2.5})])
     result = run(contract(**TWO_DAYS), broken, boi=boi)
     blocked = invoice_of(result, "CON1_WND-DE-003")
     assert blocked["status"] == "blocked"
@@ -347,7 +347,8 @@ def test_contract_absent_or_inactive_in_the_month_gets_no_invoice():
 def test_rounding_is_half_up_to_the_cent_per_line():
     assert cents(D("10.005")) == D("10.01") and cents(D("10.004999")) == D("10.00")
     assert cents(D("-10.005")) == D("-10.01")  # away from zero
-    terms = contract(**TWO_DAYS, price_eur_per_mwh=1.0, fee=0.0)
+    # 50 MW: 10.005 MWh in a QH is plausible (at most 1.1 x 50 MW x 0.25 h = 13.75 MWh)
+    terms = contract(**TWO_DAYS, price_eur_per_mwh=1.0, fee=0.0, capacity_mw=50.0)
     result = run(terms, boi=infeed("A1", [D1, D2], {(D1, 30): 10.005}))
     payout = lines_of(result)["infeed_payout"]
     # 10.005 MWh * 1.00 EUR/MWh = 10.005 -> 10.01 (a float product 10.004999... would give 10.00)

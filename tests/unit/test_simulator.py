@@ -146,8 +146,8 @@ def test_counts_per_kind(landing):
     assert summary.files["crm"] == 3
     # technical data: one a day from two days before the period: 06-05 .. 06-09
     assert summary.files["technical_data"] == 5
-    # one private export a day; one public export a day plus the empty one
-    assert summary.files["private_trades"] == 3
+    # one private export a day plus the two bad re-exports; one public export a day plus the empty one
+    assert summary.files["private_trades"] == 3 + 2
     assert summary.files["public_trades"] == 3 + 1
     assert summary.asset_ids == ["SOL-DE-001", "SOL-DE-002", "WND-DE-001", "WND-DE-002", "WND-DE-003",
                                  "WND-DE-004"]
@@ -160,9 +160,13 @@ def kind_of(out: Path, relative: str) -> str:
 
 def test_bad_files_are_recorded_and_bad(landing):
     out, summary = landing
-    by_kind = {kind_of(out, path): out / path for path, _ in summary.bad_files}
-    assert len(by_kind) == len(summary.bad_files) == 4
-    assert sorted(by_kind) == ["final_production", "forecast", "imbalance_estimate", "public_trades"]
+    kinds = sorted(kind_of(out, path) for path, _ in summary.bad_files)
+    assert kinds == ["final_production", "forecast", "imbalance_estimate", "private_trades", "private_trades",
+                     "public_trades"]
+    by_kind = {kind_of(out, path): out / path for path, _ in summary.bad_files if "Private" not in path}
+    unit, extra = sorted(out / path for path, _ in summary.bad_files if "Private" in path)
+    assert {line.rsplit(";", 1)[1] for line in unit.read_text().splitlines()[2:]} == {"GWH"}
+    assert extra.read_text().splitlines()[3].startswith('"') and extra.read_text().splitlines()[3].count(";") == 9
     version = re.search(r"T(\d{2})(\d{2})Z\.json$", by_kind["forecast"].name)
     assert int(version.group(2)) % 15 != 0
     document = json.loads(by_kind["forecast"].read_bytes())
@@ -592,3 +596,19 @@ def test_the_compact_layout_holds_the_same_values_as_the_real_one(tmp_path):
             assert json.loads(indented.read_bytes()) == json.loads(text), name
     with pytest.raises(ValueError, match="unknown layout 'pretty'"):
         simulate(tmp_path / "other", 3, date(2025, 6, 8), 1, SEED, layout="pretty")
+
+
+def test_the_planted_trade_reexports_are_rejected_naming_line_and_problem(landing, tmp_path):
+    from flexpower_assets.ingestion.catalog import sync_landing
+    from resources.warehouse import Warehouse
+
+    out, summary = landing
+    report = sync_landing(out, Warehouse(tmp_path / "w.duckdb"), kinds=["private_trades"], workers=1)
+    planted = sorted(path for path, _ in summary.bad_files if "Private" in path)
+    rejected = dict(report.rejected)
+    assert sorted(rejected) == planted
+    unit, extra = (rejected[path] for path in planted)
+    assert "line 3: column 'VolumeUnit': unknown unit 'GWH' (the exchange documents MWH)" in unit
+    assert "line 4: 10 fields where the header has 9" in extra
+    # the good exports are accepted: one a day
+    assert report.counts[("private_trades", "accepted")] == DAYS
