@@ -41,10 +41,13 @@ import polars as pl
 
 from flexpower_assets.domain.time import UTC
 from flexpower_assets.ingestion.decisions import Registrations, SyncReport, decide
-from flexpower_assets.ingestion.scan import LandingFile, changed_paths, scan_landing, settled_files
+from flexpower_assets.ingestion.scan import (
+    LandingFile, landing_files, scan_landing, scan_stats, settled_files, settled_stats,
+)
 from flexpower_assets.ingestion.staging import file_days, staged_files, staging_dir
 from flexpower_assets.ingestion.store import (
-    CATALOG, CATALOG_COLUMNS, CHANGE_COLUMNS, accepted_rows, record, registered_files, upgrade_catalog,
+    CATALOG, CATALOG_COLUMNS, CHANGE_COLUMNS, accepted_rows, changed_files, record, registered_files,
+    upgrade_catalog,
 )
 from flexpower_assets.ingestion.workers import parse_chunks, parse_file
 from resources.warehouse import Warehouse, file_lock
@@ -81,12 +84,15 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
         report.seconds[step] += time.perf_counter() - clock
         clock = time.perf_counter()
 
-    files, unsettled = settled_files(scan_landing(landing_dir, kinds), min_age_s, now)
-    report.unsettled = [f.relative for f in unsettled]
+    settled, unsettled = settled_stats(scan_stats(landing_dir, kinds), min_age_s, now)
+    report.unsettled = [f.relative for f in landing_files(landing_dir, unsettled, kinds)]
     lap("scan folders")
-    upgrade_catalog(warehouse)
-    changed_set = changed_paths(files, registered_files(warehouse, kinds, CHANGE_COLUMNS))
-    changed = [f for f in files if f.relative in changed_set]
+    changed_rows = changed_files(warehouse, kinds, settled)
+    if changed_rows is None:  # a catalog from before ctime_ns was recorded
+        upgrade_catalog(warehouse)
+        changed_rows = changed_files(warehouse, kinds, settled)
+    changed = landing_files(landing_dir, changed_rows, kinds)
+    changed_set = {f.relative for f in changed}
     lap("compare with the catalog")
     if not changed:
         return report

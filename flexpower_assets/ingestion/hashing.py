@@ -7,6 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 
+def bytes_sha256(raw: bytes) -> str:
+    """The sha256 of bytes already read (the same as ``file_sha256`` of their file)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

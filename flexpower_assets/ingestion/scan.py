@@ -2,7 +2,7 @@
 
 A scan only lists folders and reads each file's ``stat`` (size, modification and change time);
 no content is read. Whether a file must be hashed and parsed again is decided by comparing
-that with its latest registration (``changed_paths``).
+that with its latest registration (``store.changed_files``, inside the warehouse).
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from pathlib import Path
 import polars as pl
 
 from flexpower_assets.parsers.registry import FILE_KINDS, FileKind, classify
-
-# what is compared with a file's latest registration to decide whether to hash it again
-STAT_COLUMNS = ("size_bytes", "mtime_ns", "ctime_ns")
-
 
 @dataclass(frozen=True)
 class LandingFile:
@@ -42,40 +38,79 @@ class LandingFile:
         return self.relative.rsplit("/", 1)[-1]
 
 
-def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> list[LandingFile]:
-    """Every regular file under the landing zone, or the files of some kinds' folders.
+#: The columns of a scan (``scan_stats``): a file's path relative to the landing zone and its stat.
+SCAN_SCHEMA = {"path": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64, "ctime_ns": pl.Int64}
 
-    With ``kinds``, files of other kinds are left out, but unrecognised files in those folders
-    are kept: they are recorded as rejected, so nothing that arrives goes unnoticed.
+
+def scan_stats(landing_dir: Path, kinds: Collection[str] | None = None) -> pl.DataFrame:
+    """Path and stat of every regular file under the landing zone, or in some kinds' folders.
+
+    Only the folders are listed and each entry's ``stat`` read, into columns (``SCAN_SCHEMA``):
+    no object per file, no name matched, so a scan that finds nothing new stays cheap however
+    many files the folders hold. Which kind a file is (``landing_files``) is worked out only for
+    the files that need it.
     """
     root = str(landing_dir)
     if not landing_dir.exists():
-        return []
+        return pl.DataFrame(schema=SCAN_SCHEMA)
     if kinds is None:
         folders = sorted(os.path.relpath(dirpath, root) for dirpath, _dirs, _names in os.walk(root))
     else:
         folders = sorted({kind.folder for kind in FILE_KINDS if kind.name in kinds})
-    found: list[LandingFile] = []
+    paths: list[str] = []
+    sizes: list[int] = []
+    mtimes: list[int] = []
+    ctimes: list[int] = []
     for folder in folders:
         folder = "" if folder == "." else folder
         directory = os.path.join(root, folder)
         if not os.path.isdir(directory):
             continue
+        prefix = f"{folder}/" if folder else ""
         for entry in os.scandir(directory):
             if not entry.is_file():
                 continue
-            relative = f"{folder}/{entry.name}" if folder else entry.name
-            kind = classify(relative)
-            if kinds is not None and kind is not None and kind.name not in kinds:
-                continue
             stat = entry.stat()
-            found.append(LandingFile(
-                root=root, relative=relative, kind=kind, size_bytes=stat.st_size,
-                mtime_ns=stat.st_mtime_ns, arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
-                ctime_ns=stat.st_ctime_ns,
-            ))
+            paths.append(prefix + entry.name)
+            sizes.append(stat.st_size)
+            mtimes.append(stat.st_mtime_ns)
+            ctimes.append(stat.st_ctime_ns)
+    return pl.DataFrame({"path": paths, "size_bytes": sizes, "mtime_ns": mtimes, "ctime_ns": ctimes},
+                        schema=SCAN_SCHEMA)
+
+
+def landing_files(landing_dir: Path, stats: pl.DataFrame, kinds: Collection[str] | None = None) -> list[LandingFile]:
+    """The files of a scan as ``LandingFile``, oldest arrival first.
+
+    With ``kinds``, files of other kinds are left out, but unrecognised files in those folders
+    are kept: they are recorded as rejected, so nothing that arrives goes unnoticed.
+    """
+    root = str(landing_dir)
+    found: list[LandingFile] = []
+    for relative, size, mtime, ctime in stats.select(*SCAN_SCHEMA).iter_rows():
+        kind = classify(relative)
+        if kinds is not None and kind is not None and kind.name not in kinds:
+            continue
+        found.append(LandingFile(root=root, relative=relative, kind=kind, size_bytes=size, mtime_ns=mtime,
+                                 arrived_ns=max(mtime, ctime), ctime_ns=ctime))
     found.sort(key=lambda f: (f.arrived_ns, f.relative))
     return found
+
+
+def scan_landing(landing_dir: Path, kinds: Collection[str] | None = None) -> list[LandingFile]:
+    """Every regular file under the landing zone, or the files of some kinds' folders (see
+    ``landing_files``), oldest arrival first."""
+    return landing_files(landing_dir, scan_stats(landing_dir, kinds), kinds)
+
+
+def settled_stats(stats: pl.DataFrame, min_age_s: float, now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows of a scan unchanged for at least ``min_age_s`` seconds at ``now``, and the
+    others (the same rule as ``settled_files``)."""
+    if min_age_s <= 0:
+        return stats, stats.clear()
+    cutoff_ns = int(now.timestamp() * 1e9) - int(min_age_s * 1e9)
+    young = pl.max_horizontal("mtime_ns", "ctime_ns") > cutoff_ns
+    return stats.filter(~young), stats.filter(young)
 
 
 def settled_files(files: list[LandingFile], min_age_s: float, now: datetime) -> tuple[list[LandingFile], list[LandingFile]]:
@@ -90,18 +125,3 @@ def settled_files(files: list[LandingFile], min_age_s: float, now: datetime) -> 
     cutoff_ns = int(now.timestamp() * 1e9) - int(min_age_s * 1e9)
     settled = [f for f in files if f.arrived_ns <= cutoff_ns]
     return settled, [f for f in files if f.arrived_ns > cutoff_ns]
-
-
-def changed_paths(files: list[LandingFile], catalog: pl.DataFrame) -> set[str]:
-    """Paths whose size, mtime or ctime differ from their latest registration (or new ones).
-
-    Those are hashed again; the content then decides (the same bytes are a no-op). Registrations
-    from before the ctime was recorded have it empty, so they are hashed once more.
-    """
-    if not files:
-        return set()
-    scanned = pl.DataFrame({"path": [f.relative for f in files], "size_bytes": [f.size_bytes for f in files],
-                            "mtime_ns": [f.mtime_ns for f in files], "ctime_ns": [f.ctime_ns for f in files]},
-                           schema={"path": pl.String, **{c: pl.Int64 for c in STAT_COLUMNS}})
-    latest = catalog.sort("registered_at").group_by("path").last().select("path", *STAT_COLUMNS)
-    return set(scanned.join(latest, on=["path", *STAT_COLUMNS], how="anti")["path"].to_list())

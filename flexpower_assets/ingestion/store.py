@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
+import duckdb
 import polars as pl
 
 from flexpower_assets.ingestion.staging import staged_files
@@ -39,6 +40,35 @@ CATALOG_COLUMNS = {
     "last_delivery_start": pl.Datetime("us", "UTC"),
     "delivery_days": pl.List(pl.Date),
 }
+
+
+def changed_files(warehouse: Warehouse, kinds: Collection[str] | None, scanned: pl.DataFrame) -> pl.DataFrame | None:
+    """The rows of a scan (``scan.SCAN_SCHEMA``) that are new, or whose size, mtime or ctime
+    differ from their path's latest registration (of those kinds, or of no kind).
+
+    Compared inside DuckDB on one read-only connection, so only the changed rows come back: a
+    sync that finds nothing new reads no catalog rows. Registrations from before the ctime was
+    recorded have it empty, so they count as changed (and are hashed once more). None if the
+    catalog still lacks ``ctime_ns`` (``upgrade_catalog`` first).
+    """
+    with warehouse.reader() as conn:
+        try:
+            conn.execute(f"select ctime_ns from {CATALOG} limit 0")
+        except duckdb.CatalogException:  # no catalog yet: every file is new
+            return scanned
+        except duckdb.BinderException:  # a catalog without ctime_ns
+            return None
+        conn.register("scanned", scanned.to_arrow())
+        of_kinds, params = ("true", []) if kinds is None else ("(list_contains(?, kind) or kind is null)",
+                                                               [sorted(kinds)])
+        return conn.execute(
+            # the latest registration's stat as one struct: arg_max skips a null argument, and an
+            # empty ctime_ns of the latest registration must count as a difference
+            f"select s.* from scanned s anti join (select path, arg_max({{'size_bytes': size_bytes, "
+            f"'mtime_ns': mtime_ns, 'ctime_ns': ctime_ns}}, registered_at) as stat from {CATALOG} "
+            f"where {of_kinds} group by path) latest on latest.path = s.path "
+            f"and latest.stat.size_bytes = s.size_bytes and latest.stat.mtime_ns = s.mtime_ns "
+            f"and latest.stat.ctime_ns = s.ctime_ns order by s.path", params).pl()
 
 
 def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,

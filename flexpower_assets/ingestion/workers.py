@@ -20,9 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
-from flexpower_assets.ingestion.hashing import file_id_of, file_sha256
+from flexpower_assets.ingestion.hashing import bytes_sha256, file_id_of, file_sha256
 from flexpower_assets.ingestion.scan import LandingFile
 from flexpower_assets.ingestion.staging import per_file_stats, stage
+from flexpower_assets.parsers.columnar import read_raw
 from flexpower_assets.parsers.errors import InputFileError
 from flexpower_assets.parsers.registry import KINDS_BY_NAME, FileKind
 
@@ -75,11 +76,20 @@ def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, 
     clock = _Clock()
     kind = KINDS_BY_NAME.get(kind_name)
     paths = [Path(root, relative) for relative in relatives]
-    shas = [file_sha256(path) for path in paths]
+    contents = None
+    if kind is not None and kind.batch_takes_contents:
+        # each file read once: hashed, then parsed from the same bytes
+        contents = [read_raw(path) for path in paths]
+        clock.lap("read files")
+        shas = [bytes_sha256(raw) for raw in contents]
+    else:
+        shas = [file_sha256(path) for path in paths]
     clock.lap("hash (sha256)")
     errors: dict[int, InputFileError] = {}
     if kind is not None and kind.read_batch is not None:
-        rows, batch_errors = kind.read_batch(paths)
+        rows, batch_errors = kind.read_batch(paths, contents=contents) if contents is not None \
+            else kind.read_batch(paths)
+        del contents
         index_of = {str(path): i for i, path in enumerate(paths)}
         errors = {index_of[str(e.path)]: e for e in batch_errors}
     else:

@@ -52,8 +52,11 @@ class Columnar:
     length: int
 
 
-def load(path: Path) -> object:
-    raw = path.read_bytes()
+def load(path: Path, raw: bytes | None = None) -> object:
+    """The parsed document of ``path`` (its bytes ``raw`` if already read); an empty file or
+    one that is not JSON raises ``InputFileError`` naming the line."""
+    if raw is None:
+        raw = path.read_bytes()
     if not raw.strip():
         raise InputFileError(path, f"file is empty ({len(raw)} bytes)")
     try:
@@ -62,19 +65,27 @@ def load(path: Path) -> object:
         raise InputFileError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
 
 
-def load_quickly(path: Path) -> object:
-    """The parsed document, or None if the file is not valid JSON (``load`` then words why)."""
+def read_raw(path: Path) -> bytes:
+    """A file's bytes, read in one call."""
     with open(path, "rb", buffering=0) as file:
-        raw = file.readall()
+        return file.readall()
+
+
+def load_quickly(path: Path, raw: bytes | None = None) -> object:
+    """The parsed document, or None if the file is not valid JSON (``load`` then words why)."""
+    if raw is None:
+        raw = read_raw(path)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
 
 
-def read_columnar(path: Path, units: dict[str, str], optional: frozenset[str] = frozenset()) -> Columnar:
-    """Read a columnar document and check its key, column names, units and column lengths."""
-    return check_columnar(path, load(path), units, optional)
+def read_columnar(path: Path, units: dict[str, str], optional: frozenset[str] = frozenset(),
+                  raw: bytes | None = None) -> Columnar:
+    """Read a columnar document (from ``raw`` if given) and check its key, column names, units
+    and column lengths."""
+    return check_columnar(path, load(path, raw), units, optional)
 
 
 def check_columnar(path: Path, doc: object, units: dict[str, str], optional: frozenset[str]) -> Columnar:
@@ -256,8 +267,12 @@ class Batch:
 
     def __init__(self, paths: list[Path], units: dict[str, str],
                  convert: dict[str, Callable[[list], pl.Series]],
-                 optional: frozenset[str] = frozenset(), fast: bool = True) -> None:
+                 optional: frozenset[str] = frozenset(), fast: bool = True,
+                 contents: list[bytes] | None = None) -> None:
         self.paths = [p if isinstance(p, Path) else Path(p) for p in paths]
+        # the files' bytes when the caller has read them already (to hash them): each file is
+        # then read once, and every check sees the very bytes that were hashed
+        self.contents = contents
         self.units, self.optional, self.convert = units, optional, convert
         self.fast = fast  # False: every check on the detailed path, document by document
         self.kept: list[int] = []            # file index of each kept document, in order
@@ -313,7 +328,11 @@ class Batch:
 
     def columnar(self, i: int) -> Columnar:
         """Kept document ``i`` as checked by ``check_columnar`` (read again if it passed at once)."""
-        return self.sources[i] or read_columnar(self.paths[i], self.units, self.optional)
+        return self.sources[i] or read_columnar(self.paths[i], self.units, self.optional, self.raw(i))
+
+    def raw(self, i: int) -> bytes | None:
+        """The bytes of file ``i`` if they were handed over, else None (read from disk)."""
+        return self.contents[i] if self.contents is not None else None
 
     def reject_worded(self, i: int, word: Callable[..., InputFileError], *args: object) -> None:
         """Reject kept document ``i`` with the error ``word(path, columnar, *args)`` finds in it

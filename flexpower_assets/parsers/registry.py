@@ -23,7 +23,8 @@ class FileKind:
     """One kind of inbound file: where it lands, how it is named and how it is parsed.
 
     ``read_batch`` (forecast, live and final production) reads many files at once and returns the good rows
-    with a ``file_index`` column plus one error per bad file.
+    with a ``file_index`` column plus one error per bad file. With ``batch_takes_contents`` it
+    also takes the files' bytes (``contents=``), read once by the caller that hashes them.
     """
 
     name: str
@@ -32,6 +33,7 @@ class FileKind:
     pattern: re.Pattern[str]
     parse: Callable[..., pl.DataFrame]
     read_batch: BatchReader | None = None
+    batch_takes_contents: bool = False
 
 
 FILE_KINDS: tuple[FileKind, ...] = (
@@ -39,8 +41,9 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("technical_data", "vpp", "vpp/technical_data", vpp.TECHNICAL_DATA_NAME,
              vpp.parse_technical_data),
     FileKind("forecast", "vpp", "vpp/forecasts", vpp.FORECAST_NAME, vpp.parse_forecast,
-             read_batch=vpp.read_forecast_batch),
-    FileKind("live", "vpp", "vpp/live", vpp.LIVE_NAME, vpp.parse_live, read_batch=vpp.read_live_batch),
+             read_batch=vpp.read_forecast_batch, batch_takes_contents=True),
+    FileKind("live", "vpp", "vpp/live", vpp.LIVE_NAME, vpp.parse_live, read_batch=vpp.read_live_batch,
+             batch_takes_contents=True),
     FileKind("final_production", "dso", "dso", dso.FINAL_PRODUCTION_NAME, dso.parse_final_production,
              read_batch=dso.read_final_production_batch),
     FileKind("redispatch_flags", "dso", "dso", dso.REDISPATCH_FLAG_NAME, dso.parse_redispatch_flags),

@@ -143,7 +143,8 @@ def parse_forecast(path: Path) -> pl.DataFrame:
     return one_file(read_forecast_batch, path)
 
 
-def read_forecast_batch(paths: list[Path], fast: bool = True) -> tuple[pl.DataFrame, list[InputFileError]]:
+def read_forecast_batch(paths: list[Path], fast: bool = True,
+                        contents: list[bytes] | None = None) -> tuple[pl.DataFrame, list[InputFileError]]:
     """Rows of every good forecast file (ForecastRow plus ``file_index`` into ``paths``) and one
     error per bad file, in the order of ``paths``.
 
@@ -152,15 +153,17 @@ def read_forecast_batch(paths: list[Path], fast: bool = True) -> tuple[pl.DataFr
     distinct. Per row: ``start`` on a quarter-hour, ``end = start + 15 min``, numbers present.
     A second file of the same asset and version is rejected. ``fast=False`` takes the detailed
     path of ``parsers.columnar`` for every file (same result, same messages, slower).
+    ``contents`` are the files' bytes when the caller has read them already.
     """
     batch = Batch(paths, FORECAST_UNITS,
-                  {"start": epoch_ms_values, "end": epoch_ms_values, "power": measurements}, fast=fast)
+                  {"start": epoch_ms_values, "end": epoch_ms_values, "power": measurements}, fast=fast,
+                  contents=contents)
     versions: list[int] = []  # epoch ms of each kept document
     known: dict[str, int] = {}
     with gc_paused():
         for i, path in enumerate(batch.paths):
             try:
-                source, asset, version_ms, columns = _forecast_document(path, known, fast)
+                source, asset, version_ms, columns = _forecast_document(path, known, fast, batch.raw(i))
             except InputFileError as error:
                 batch.reject(i, error)
                 continue
@@ -192,7 +195,7 @@ def read_forecast_batch(paths: list[Path], fast: bool = True) -> tuple[pl.DataFr
 
 
 def _forecast_document(path: Path, known: dict[str, int],
-                       fast: bool = True) -> tuple[Columnar | None, str, int, list[list]]:
+                       fast: bool = True, raw: bytes | None = None) -> tuple[Columnar | None, str, int, list[list]]:
     """A forecast file checked as a whole: its ``Columnar`` (None if it passed at once), its
     asset, its version in epoch ms and its start, end and power columns. ``known`` caches the
     versions of file names.
@@ -206,24 +209,24 @@ def _forecast_document(path: Path, known: dict[str, int],
         version_ms = known.get(text)
         if version_ms is None:
             version_ms = known[text] = int(_version_of(path, text).timestamp()) * 1000
-        found = in_layout(load_quickly(path), FORECAST_LAYOUT)
+        found = in_layout(load_quickly(path, raw), FORECAST_LAYOUT)
         if found is not None:
             asset, (start, end, versions, power) = found
             # counted as the type the file writes: float == int compares slowly (same result)
             same = float(version_ms) if versions and type(versions[0]) is float else version_ms
             if asset == match["asset_id"] and versions.count(same) == len(versions):
                 return None, asset, version_ms, [start, end, power]
-    checked, version_ms = _checked_forecast(path)
+    checked, version_ms = _checked_forecast(path, raw)
     return checked, checked.asset_id, version_ms, [checked.values[name] for name in ("start", "end", "power")]
 
 
-def _checked_forecast(path: Path) -> tuple[Columnar, int]:
+def _checked_forecast(path: Path, raw: bytes | None = None) -> tuple[Columnar, int]:
     """A forecast document checked as a whole, step by step, with its version in epoch ms.
 
     The repeated starts are checked by ``Batch.reject_repeats``."""
     name = match_name(path, FORECAST_NAME)
     version = _version_of(path, name["version"])
-    doc = read_columnar(path, FORECAST_UNITS)
+    doc = read_columnar(path, FORECAST_UNITS, raw=raw)
     if doc.asset_id != name["asset_id"]:
         raise InputFileError(path, f"the file name names asset {name['asset_id']!r}, the content "
                              f"{doc.asset_id!r}", location="key")
@@ -285,7 +288,8 @@ def parse_live(path: Path) -> pl.DataFrame:
     return one_file(read_live_batch, path)
 
 
-def read_live_batch(paths: list[Path], fast: bool = True) -> tuple[pl.DataFrame, list[InputFileError]]:
+def read_live_batch(paths: list[Path], fast: bool = True,
+                    contents: list[bytes] | None = None) -> tuple[pl.DataFrame, list[InputFileError]]:
     """Points of every good live file (LivePoint plus ``file_index`` into ``paths``) and one
     error per bad file, in the order of ``paths``.
 
@@ -297,12 +301,12 @@ def read_live_batch(paths: list[Path], fast: bool = True) -> tuple[pl.DataFrame,
     (same result, same messages).
     """
     batch = Batch(paths, LIVE_UNITS, {"timestamp": numbers, "value": measurements, "quality": numbers},
-                  LIVE_OPTIONAL, fast=fast)
+                  LIVE_OPTIONAL, fast=fast, contents=contents)
     bad_quality: list[int] = []  # files whose quality holds something other than a number or null
     with gc_paused():
         for i, path in enumerate(batch.paths):
             try:
-                source, asset, columns = _live_document(path, fast)
+                source, asset, columns = _live_document(path, fast, batch.raw(i))
             except InputFileError as error:
                 batch.reject(i, error)
                 continue
@@ -330,15 +334,15 @@ def read_live_batch(paths: list[Path], fast: bool = True) -> tuple[pl.DataFrame,
     return batch.validate(frame, LivePoint, _LIVE_VALUES, LIVE_NAMES), batch.sorted_errors()
 
 
-def _live_document(path: Path, fast: bool = True) -> tuple[Columnar | None, str, list[list]]:
+def _live_document(path: Path, fast: bool = True, raw: bytes | None = None) -> tuple[Columnar | None, str, list[list]]:
     """A live file checked as a whole: its ``Columnar`` (None if it passed at once), its asset
     and its columns in the order of LIVE_UNITS (a missing quality as nulls). Repeated
     timestamps are checked by ``Batch.reject_repeats``."""
     match_name(path, LIVE_NAME)
-    found = in_layout(load_quickly(path), LIVE_LAYOUT) if fast else None
+    found = in_layout(load_quickly(path, raw), LIVE_LAYOUT) if fast else None
     if found is not None:
         return None, *found
-    checked = read_columnar(path, LIVE_UNITS, LIVE_OPTIONAL)
+    checked = read_columnar(path, LIVE_UNITS, LIVE_OPTIONAL, raw)
     return checked, checked.asset_id, [checked.values.get(name) or [None] * checked.length
                                        for name in LIVE_UNITS]
 

@@ -145,6 +145,10 @@ def test_fast_and_detailed_paths_accept_and_reject_the_same_corpus(tmp_path, rea
 
     assert fast_errors == detailed_errors
     assert fast_frame.equals(detailed_frame)
+    # the bytes handed over by the caller that hashed them give the same outcome as reading the files
+    handed_frame, handed_errors = reader(paths, contents=[path.read_bytes() for path in paths])
+    assert [(str(e.path), str(e)) for e in handed_errors] == fast_errors
+    assert handed_frame.equals(fast_frame)
     # every good file in every spelling is read (4 rows each), every bad file is rejected
     assert fast_frame["file_index"].n_unique() == len(SPELLINGS) + good_among_bad
     assert fast_frame.height == 4 * (len(SPELLINGS) + good_among_bad)
