@@ -144,13 +144,25 @@ def demo() -> None:
               help="Layout of the simulated forecast and live files.")
 @click.option("--drop-caches/--no-drop-caches", default=True, show_default=True,
               help="Empty the page cache before each measured run where permitted (else the run is warm).")
+@click.option("--day-by-day", is_flag=True,
+              help="Let the days arrive one at a time (ingest, then build the day) and compare the cost "
+                   "of the last days with the first.")
+@click.option("--public-trades-per-day", type=int, default=None, help="Market trades per day (default 200,000).")
 def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | None, layout: str,
-          drop_caches: bool) -> None:
+          drop_caches: bool, day_by_day: bool, public_trades_per_day: int | None) -> None:
     """Time ingestion and every contract table for N simulated assets; last line is JSON."""
+    if day_by_day:
+        if baseline:
+            raise click.UsageError("--baseline compares one ingestion of all days; it does not go with --day-by-day")
+        from flexpower_assets.bench.days import run_day_by_day
+
+        run_day_by_day(n_assets=n_assets, days=days, seed=seed, workdir=workdir, echo=click.echo,
+                       public_trades_per_day=public_trades_per_day, layout=layout, drop_caches=drop_caches)
+        return
     from flexpower_assets.bench.run import run_benchmark
 
     run_benchmark(n_assets=n_assets, days=days, seed=seed, baseline=baseline, workdir=workdir, echo=click.echo,
-                  layout=layout, drop_caches=drop_caches)
+                  layout=layout, drop_caches=drop_caches, public_trades_per_day=public_trades_per_day)
 
 
 main.add_command(portal_command, "portal")

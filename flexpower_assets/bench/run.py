@@ -215,6 +215,7 @@ def measure_pipeline(landing: Path, warehouse_path: Path, data_dir: Path, day_ke
         "success": success,
         "files": files,
         "rows_ingested": dict(report.new_rows_by_kind),
+        "ingestion_steps": dict(report.seconds),
         "rejected": [f"{path}: {message}" for path, message in report.rejected],
         "totals": _pipeline_totals(warehouse_path, day_keys) if success else {},
     }
@@ -322,7 +323,7 @@ def machine() -> dict[str, Any]:
             "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
-def _machine_text(info: dict[str, Any]) -> str:
+def machine_text(info: dict[str, Any]) -> str:
     return (f"{info['cpus_usable']} usable CPUs ({info['cpu_model'] or 'unknown model'}), "
             f"{info['memory_gb']} GB, Python {info['python']}, load average "
             + " ".join(f"{x:.2f}" for x in info["load_average"]))
@@ -355,6 +356,15 @@ def _print_stages(result: dict[str, Any], echo: Echo) -> None:
         seconds = sum(i["seconds"] for i in result["stages"].values() if i["layer"] == layer)
         if seconds:
             echo(f"  of which {layer + ' assets':<28}{'':<11}{seconds:>9.2f}")
+    echo("")
+
+
+def print_ingestion_profile(steps: dict[str, float], seconds: float, workers: int, echo: Echo) -> None:
+    """Seconds per ingestion step: of the main process (wall), and of the worker processes
+    (summed over the workers, so up to ``workers`` x the wall time)."""
+    echo(f"ingestion profile ({seconds:.2f} s wall; 'workers:' steps summed over {workers} worker processes)")
+    for step, spent in sorted(steps.items(), key=lambda item: (item[0].startswith("workers:"), -item[1])):
+        echo(f"  {step:<44}{spent:>9.2f}")
     echo("")
 
 
@@ -412,13 +422,14 @@ def run_benchmark(n_assets: int, days: int, seed: int = 7, baseline: bool = Fals
         day_keys = [day.isoformat() for day in day_list]
 
         conditions = machine()
-        echo(f"measured on: {_machine_text(conditions)}")
+        echo(f"measured on: {machine_text(conditions)}")
         cache = drop_page_cache() if drop_caches else "warm (not dropped: --no-drop-caches)"
         echo(f"pipeline: ingestion ({workers} parse workers) and {JOB} for {len(day_keys)} day(s), "
              f"{layout} layout, page cache {cache} ...")
         pipeline, pipeline_memory = run_measured(measure_pipeline, landing, warehouse, root, day_keys, workers)
         _print_files(pipeline, echo)
         _print_stages(pipeline, echo)
+        print_ingestion_profile(pipeline["ingestion_steps"], pipeline["seconds_ingestion"], workers, echo)
         if not pipeline["success"]:
             for message in pipeline["errors"]:
                 echo(f"FAILED {message}")
@@ -495,6 +506,7 @@ def _figures(n_assets: int, days: int, seed: int, pipeline: dict[str, Any], memo
         "forecast_rows": rows.get("forecast", 0),
         "files_rejected": len(pipeline["rejected"]),
         "portfolio_assets": totals.get("best_of_infeed_assets"),
+        "ingestion_profile": {step: round(spent, 3) for step, spent in pipeline["ingestion_steps"].items()},
         "seconds_by_layer": {
             layer: round(sum(i["seconds"] for i in pipeline["stages"].values() if i["layer"] == layer), 3)
             for layer in LAYERS},

@@ -17,7 +17,7 @@ def bench_output(tmp_path_factory):
     lines: list[str] = []
     figures = run_benchmark(n_assets=N_ASSETS, days=1, seed=11, baseline=True,
                             workdir=tmp_path_factory.mktemp("bench"), echo=lines.append,
-                            public_trades_per_day=5000)
+                            public_trades_per_day=5000, drop_caches=False)
     return lines, figures
 
 
@@ -74,3 +74,17 @@ def test_pandas_baseline_gives_the_same_numbers(bench_output):
     assert figures["results_match"] is True, figures["mismatches"]
     assert figures["mismatches"] == []
     assert "results match: yes" in lines
+
+
+@pytest.mark.slow
+def test_the_figures_say_what_was_measured_and_how(bench_output):
+    lines, figures = bench_output
+    assert figures["layout"] == "real"
+    assert figures["page_cache"] == "warm (not dropped: --no-drop-caches)"
+    assert figures["machine"]["cpus"] >= 1 and len(figures["machine"]["load_average"]) == 3
+    profile = figures["ingestion_profile"]
+    for step in ("scan folders", "compare with the catalog", "record (catalog insert)",
+                 "workers: read files", "workers: hash (sha256)", "workers: parse + validate", "workers: stage (Parquet)"):
+        assert profile[step] > 0, step
+    assert any(line.startswith("ingestion profile (") for line in lines)
+    assert any(line.startswith("measured on: ") for line in lines)
