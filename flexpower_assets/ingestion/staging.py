@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flexpower_assets.domain.time import delivery_day_of
+from flexpower_assets.domain.time import day_window, delivery_day_of
 from resources.warehouse import Warehouse
 
 # the column holding each row's time, per kind (kinds without one feed days by their own rule)
@@ -91,11 +91,7 @@ def staging_dir(warehouse: Warehouse) -> Path:
 def stage(rows: pl.DataFrame, kind: str, staging: Path, chunk_name: str) -> None:
     """Write a chunk's rows as Parquet, one file per delivery day of the rows' own time."""
     column = TIME_COLUMN.get(kind)
-    if column is None:
-        groups = {"all": rows}
-    else:
-        keyed = _with_day(rows, column, "_day")
-        groups = {str(day): part.drop("_day") for (day,), part in keyed.partition_by("_day", as_dict=True).items()}
+    groups = {"all": rows} if column is None else by_delivery_day(rows, column)
     for day, part in groups.items():
         folder = staging / kind / day
         folder.mkdir(parents=True, exist_ok=True)
@@ -104,6 +100,30 @@ def stage(rows: pl.DataFrame, kind: str, staging: Path, chunk_name: str) -> None
         partial_file = folder / f"{chunk_name}.parquet.partial"
         part.write_parquet(partial_file, compression="lz4", statistics=True)
         os.replace(partial_file, target)
+
+
+def by_delivery_day(rows: pl.DataFrame, column: str) -> dict[str, pl.DataFrame]:
+    """The rows of each Berlin delivery day of ``column`` (a UTC time), by day (``YYYY-MM-DD``).
+
+    A chunk spans a few days, so each day's rows are taken with one range filter between the
+    day's UTC bounds: no time-zone conversion per row. Rows without a time go under ``None``.
+    """
+    if rows.is_empty():
+        return {}
+    if rows[column].null_count():
+        keyed = _with_day(rows, column, "_day")
+        return {str(day): part.drop("_day") for (day,), part in keyed.partition_by("_day", as_dict=True).items()}
+    bounds = rows.select(first=delivery_day_of(pl.col(column).min()), last=delivery_day_of(pl.col(column).max()))
+    first, last = bounds.row(0)
+    groups: dict[str, pl.DataFrame] = {}
+    day = first
+    while day <= last:
+        start, end = day_window(day)
+        part = rows.filter((pl.col(column) >= start) & (pl.col(column) < end))
+        if part.height:
+            groups[str(day)] = part
+        day += timedelta(days=1)
+    return groups
 
 
 def file_days(kind: str, frame: pl.DataFrame) -> list[date]:

@@ -88,6 +88,7 @@ def bad_forecasts() -> dict[str, str | dict]:
         "P2_20250608T0815Z.json": changed(forecast("P2"), 3, 2, "1.5"),
         "P3_20250608T0815Z.json": changed(forecast("P3"), 3, 0, True),
         "P4_20250608T0815Z.json": changed(forecast("P4"), 3, 3, [1.0]),
+        "P5_20250608T0815Z.json": changed(forecast("P5"), 3, 2, False),                 # a boolean among floats
         "R1_20250608T0815Z.json": changed(changed(forecast("R1"), 0, 2, V0815_MS + QH_MS), 1, 2, V0815_MS + 2 * QH_MS),
         "W1_20250608T0815Z.json": changed(forecast("W1"), 2, 1, V0815_MS + QH_MS),      # a row of another version
         "X1_20250608T0815Z.json": forecast("X1"),
@@ -108,6 +109,7 @@ def bad_lives() -> dict[str, str | dict]:
         "T3_20250608.json": changed(live("T3"), 0, 3, MIDNIGHT_MS),                     # repeated timestamp
         "V1_20250608.json": changed(live("V1"), 1, 0, None),
         "V2_20250608.json": changed(live("V2"), 1, 1, False),
+        "V4_20250608.json": changed(live("V4"), 1, 3, True),
         "V3_20250608.json": changed(live("V3"), 1, 2, "3.5"),
         "Q1_20250608.json": changed(live("Q1"), 2, 1, "good"),
     }
