@@ -40,13 +40,29 @@ def main() -> None:
               help="Only add forecasts and public trades for the assets in an existing landing zone's contracts.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="real", show_default=True,
               help="Forecast and live JSON: real (indented, float ms, as the VPP writes them) or compact.")
+@click.option("--bidding", is_flag=True,
+              help="Also write the day-ahead bidding data (market/, hydro/) and the bidding configuration "
+                   "(to FLEXPOWER_BIDDING_CONFIG, or --bidding-config).")
+@click.option("--bidding-config", type=click.Path(path_type=Path), default=None,
+              help="Where --bidding writes the bidding configuration.")
+@click.option("--bidding-clients", type=int, default=3, show_default=True, help="Hydro clients (with --bidding).")
+@click.option("--bidding-plants-per-client", type=int, default=2, show_default=True,
+              help="Reservoir plants per hydro client (with --bidding).")
+@click.option("--bidding-scenarios", type=int, default=50, show_default=True,
+              help="Price scenarios per delivery day (with --bidding).")
 def simulate(n_assets: int, start: str, days: int, seed: int, out: Path | None,
-             public_trades_per_day: int | None, forecasts_and_public_trades_only: bool, layout: str) -> None:
+             public_trades_per_day: int | None, forecasts_and_public_trades_only: bool, layout: str,
+             bidding: bool, bidding_config: Path | None, bidding_clients: int, bidding_plants_per_client: int,
+             bidding_scenarios: int) -> None:
     """Write a sample landing zone in the inbound formats (deterministic for a seed)."""
     from flexpower_assets import simulator
 
-    out = out or Settings.from_env().landing_dir
+    settings = Settings.from_env()
+    out = out or settings.landing_dir
     extra = {"layout": layout}
+    if bidding and not forecasts_and_public_trades_only:
+        extra.update(bidding_config=bidding_config or settings.bidding_config, bidding_clients=bidding_clients,
+                     bidding_plants_per_client=bidding_plants_per_client, bidding_scenarios=bidding_scenarios)
     if public_trades_per_day is not None:
         extra["public_trades_per_day"] = public_trades_per_day
     began = time.perf_counter()

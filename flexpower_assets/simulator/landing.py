@@ -19,6 +19,7 @@ from tqdm import tqdm
 from flexpower_assets.simulator.bad_files import (
     write_bad_trade_reexports, write_broken_number_final, write_off_grid_forecast,
 )
+from flexpower_assets.simulator.bidding import simulate_bidding
 from flexpower_assets.simulator.crm import read_newest_crm_assets, write_crm_snapshots
 from flexpower_assets.simulator.dso import (
     CORRECTION_DELAY_DAYS, FinalPlan, choose_redispatch, write_compensation, write_redispatch_flags,
@@ -46,11 +47,15 @@ FOLDERS = ["crm", "vpp/technical_data", "vpp/forecasts", "vpp/live", "dso", "exc
 
 def simulate(out: Path, n_assets: int, start: date, days: int, seed: int, progress: bool = False,
              public_trades_per_day: int = DEFAULT_PUBLIC_TRADES_PER_DAY,
-             layout: str = REAL_LAYOUT) -> SimulationSummary:
+             layout: str = REAL_LAYOUT, bidding_config: Path | None = None, bidding_clients: int = 3,
+             bidding_plants_per_client: int = 2, bidding_scenarios: int = 50) -> SimulationSummary:
     """Write a complete landing zone for ``n_assets`` assets and ``days`` delivery days into ``out``.
 
     ``layout`` is that of the forecast and live files: ``real`` (indented, float milliseconds,
-    as the VPP writes them) or ``compact`` (see ``simulator.vpp``)."""
+    as the VPP writes them) or ``compact`` (see ``simulator.vpp``). With ``bidding_config`` (a path)
+    the day-ahead bidding folders (``market``, ``hydro``) are written too and the bidding
+    configuration (the hydro clients, plus the portfolio's assets as the renewable client) goes to
+    that path; without it the output is unchanged."""
     out = Path(out)
     check_layout(layout)
     if out.exists() and any(out.iterdir()):
@@ -90,6 +95,10 @@ def simulate(out: Path, n_assets: int, start: date, days: int, seed: int, progre
     broken = portfolio.role("bad_final_production")
     write_broken_number_final(out, models[broken.index], broken.metering_point_id, period, summary)
     write_bad_trade_reexports(out, period, summary)
+    if bidding_config is not None:
+        simulate_bidding(out, bidding_config, start, days, seed, summary, n_clients=bidding_clients,
+                         plants_per_client=bidding_plants_per_client, n_scenarios=bidding_scenarios,
+                         renewable_assets=[a.asset_id for a in portfolio.assets])
     return summary
 
 

@@ -203,3 +203,4 @@ def test_build_inputs_per_configured_scenario_and_the_mean_price_solve():
     # mean of scenarios 1 and 2 per MTU: (10+30)/2, (50+70)/2, (100+120)/2, (100+60)/2
     assert mean_price_input(inputs).prices_eur_per_mwh == (20.0, 60.0, 110.0, 80.0)
     assert mean_price_input(inputs).scenario_id == 0
+
