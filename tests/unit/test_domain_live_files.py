@@ -59,3 +59,42 @@ def test_the_day_s_live_energy_is_the_same_whatever_order_the_rows_come_in():
         qh = live_quarter_hours(newest_live_points(shuffled, files), START, START + timedelta(minutes=15))
         seen.add(tuple(qh["power_kw"].to_list()))
     assert seen == {(300.0,)}
+
+
+def test_a_second_live_file_in_a_later_sync_wins_and_a_rebuild_in_one_sync_agrees(tmp_path):
+    import json
+    import time
+
+    from flexpower_assets.ingestion.catalog import accepted_rows, registered_files, sync_landing
+    from resources.warehouse import Warehouse
+
+    landing = tmp_path / "landing"
+    folder = landing / "vpp" / "live"
+    folder.mkdir(parents=True)
+    start_ms = int(START.timestamp() * 1000)
+
+    def live_file(name: str, minutes: list[int], values: list[float]) -> None:
+        (folder / name).write_text(json.dumps({
+            "key": {"asset_id": "WND-X-001"}, "column_ids": ["timestamp", "value", "quality"],
+            "units": ["ms", "kW", "factor"],
+            "values": [[start_ms + m * 60_000 for m in minutes], values, [1.0] * len(values)]}))
+
+    def live_power(warehouse: Warehouse) -> list[float]:
+        points = accepted_rows(warehouse, "live")
+        files = registered_files(warehouse, kinds=["live"], columns=["file_id", "arrived_at", "path"])
+        return live_quarter_hours(newest_live_points(points, files), START, START + timedelta(minutes=15))[
+            "power_kw"].to_list()
+
+    incremental = Warehouse(tmp_path / "incremental.duckdb")
+    live_file("WND01_20250608.json", [0, 5, 10], [100.0, 100.0, 100.0])
+    sync_landing(landing, incremental, workers=1)
+    assert live_power(incremental) == [100.0]
+    time.sleep(0.01)  # the second delivery arrives later
+    live_file("WND01-resent_20250608.json", [5, 10], [400.0, 400.0])
+    sync_landing(landing, incremental, workers=1)
+    # (100 x 300 s + 400 x 300 s + 400 x 300 s) / 900 s = 300 kW, on every run
+    assert [live_power(incremental) for _ in range(3)] == [[300.0]] * 3
+
+    rebuilt = Warehouse(tmp_path / "rebuilt.duckdb")  # both files in one sync, e.g. after a restore
+    sync_landing(landing, rebuilt, workers=1)
+    assert live_power(rebuilt) == [300.0]
