@@ -133,6 +133,7 @@ def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
             "files_used": frame["file_id"].n_unique() if frame.height else 0,
             "new_files_registered": report.n_new,
             "files_rejected_now": len(report.rejected),
+            "files_still_changing": len(report.unsettled),  # read once settled (min_file_age_s)
         })
         return frame
 
