@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from flexpower_assets.bidding.commands import bids_group, compliance_group, exchange_group
 from flexpower_assets.portal.commands import audit_group, portal_command, token_group
 from flexpower_assets.settings import Settings
 
@@ -184,6 +185,9 @@ def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | N
 main.add_command(portal_command, "portal")
 main.add_command(token_group, "token")
 main.add_command(audit_group, "audit")
+main.add_command(bids_group, "bids")
+main.add_command(compliance_group, "compliance")
+main.add_command(exchange_group, "exchange")
 
 if __name__ == "__main__":
     main()

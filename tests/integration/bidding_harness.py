@@ -39,8 +39,21 @@ def alerts(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def _merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in override.items()}}
+    return override
+
+
 def load_case(name: str) -> dict[str, Any]:
-    return yaml.safe_load((CASES / f"{name}.yaml").read_text())
+    """A case file; ``base: <case>`` starts from another case and overrides its keys (lists and
+    ``expected`` whole: a case states all of its own expectations)."""
+    case = yaml.safe_load((CASES / f"{name}.yaml").read_text())
+    if "base" in case:
+        merged = _merge(load_case(case.pop("base")), case)
+        merged["expected"] = case.get("expected", {})
+        case = merged
+    return case
 
 
 def mtus(day: date) -> list[datetime]:

@@ -614,7 +614,7 @@ def test_policy_refuses_a_customer_role_that_could_leak() -> None:
     raw["roles"]["customer"] = {"bound_to_contract": True, "reports": {"portfolio": True}}
     with pytest.raises(ValueError, match="own asset's reports"):
         Policy.from_dict(raw)
-    assert set(base.roles) == {"admin", "trader", "operations", "finance", "customer"}
+    assert set(base.roles) == {"admin", "trader", "head_of_trading", "operations", "finance", "customer"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -109,7 +109,8 @@ def test_an_edit_sets_one_point_and_an_unknown_point_is_an_error():
 
 def test_the_portal_policy_says_what_each_role_may_do_with_bids():
     policy = Policy.load(DEFAULT_POLICY)
-    assert policy.role("trader").bids == frozenset({"view", "edit", "approve", "submit"})
+    assert policy.role("trader").bids == frozenset({"view", "edit", "submit"})
+    assert policy.role("head_of_trading").bids == frozenset({"view", "approve", "submit"})
     assert policy.role("operations").bids == frozenset({"view"})
     assert policy.role("customer").bids == frozenset()
     raw = {"datasets": {}, "roles": {"x": {"bids": ["view", "sign"]}}}
@@ -134,3 +135,18 @@ def test_compliance_log_chains_every_event_and_finds_tampering(tmp_path):
     assert not result.ok and result.records == 1 and "line 2" in result.problem
     with pytest.raises(ValueError, match="unknown bid event"):
         log.record("deleted", client_id="HYD-A", delivery_day=day, version=1, content_hash="h1")
+
+
+def test_an_actor_needs_both_the_portal_grant_and_the_bidding_roles():
+    from flexpower_assets.bidding.actors import actor_for
+    from flexpower_assets.bidding.config import parse_bidding_config
+    from flexpower_assets.portal.policy import Principal
+
+    policy = Policy.load(DEFAULT_POLICY)
+    config = parse_bidding_config({"clients": [{"id": "C", "name": "C", "approval": "maker_checker", "assets": ["A"]}]})
+    # defaults: makers = trader, checkers = head_of_trading
+    assert actor_for(Principal("anna", "trader"), policy, config).actions == frozenset({"view", "edit", "submit"})
+    assert actor_for(Principal("ben", "head_of_trading"), policy, config).actions == frozenset({"view", "approve", "submit"})
+    # admin holds every portal grant, but the configuration names no admin as maker or checker
+    assert actor_for(Principal("root", "admin"), policy, config).actions == frozenset({"view", "submit"})
+    assert actor_for(Principal("olga", "operations"), policy, config).actions == frozenset({"view"})
