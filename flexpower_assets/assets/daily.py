@@ -12,11 +12,14 @@ import polars as pl
 
 from flexpower_assets.assets.metadata import markdown_table, schema_check, schema_check_spec
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
+from flexpower_assets.domain import contracts as contract_rules
 from flexpower_assets.domain import forecasts, imbalance, infeed, portfolio, redispatch, trading
 from flexpower_assets.domain.time import quarter_hours
 from flexpower_assets.ingestion.catalog import registered_files
 from flexpower_assets.partitions import daily_partitions, partition_day, partition_window
 from flexpower_assets.schemas import published as contract
+from flexpower_assets.schemas import validate
+from flexpower_assets.schemas.core import ContractDay
 from resources.warehouse_resource import WarehouseResource
 
 # core tables live in the schema of their key prefix; published ones in DuckDB's default schema
@@ -100,6 +103,20 @@ def portfolio_assets(context: dg.AssetExecutionContext, contracts: pl.DataFrame,
                  n_conflicts=conflicts.height, conflicts=dg.MetadataValue.md(markdown_table(conflicts)),
                  contracts_left_out=", ".join(sorted(set(every_active["contract_id"]) - set(active["contract_id"])))
                  or "none")
+
+
+@dg.asset(
+    key_prefix=["core"], group_name="core", **CORE, ins={"contracts": raw("contracts")},
+    description="Every contract of the day's CRM snapshot and whether it is active on the day "
+                "(domain.contracts): the table the portal's row filters join.",
+)
+def contract_days(context: dg.AssetExecutionContext, contracts: pl.DataFrame) -> pl.DataFrame:
+    snapshot = (portfolio.applicable_snapshot(contracts, partition_window(context)[1]) if contracts.height
+                else pl.DataFrame())
+    frame = validate(contract_rules.contract_days(_with_day(snapshot, context) if snapshot.height else snapshot),
+                     ContractDay)
+    context.add_output_metadata({"n_contracts": frame.height, "n_active": int(frame["is_active"].sum())})
+    return frame
 
 
 def _asset_grid(context, portfolio_frame: pl.DataFrame) -> pl.DataFrame:
@@ -368,7 +385,7 @@ def portfolio_imbalance(context: dg.AssetExecutionContext, asset_imbalance: pl.D
 
 
 daily_assets = [
-    portfolio_assets, asset_forecast, portfolio_forecast, live_infeed_qh, final_production_qh,
+    portfolio_assets, contract_days, asset_forecast, portfolio_forecast, live_infeed_qh, final_production_qh,
     redispatched_qh, redispatch_compensation, best_of_infeed, portfolio_best_of_infeed,
     trading_pnl, trading_daily, imbalance_prices, asset_imbalance, portfolio_imbalance,
 ]

@@ -47,31 +47,29 @@ Rules fixed here where DOMAIN.md is silent (tested in tests/unit/test_invoicing.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
+from flexpower_assets.domain import contracts
+from flexpower_assets.domain.contracts import ZERO, Amount, DaySums, cents, micro
+from flexpower_assets.domain.contracts import dec as _dec
 from flexpower_assets.domain.infeed import CAPACITY_TOLERANCE
 from flexpower_assets.domain.portfolio import contract_conflicts
-from flexpower_assets.domain.time import QH, UTC_DATETIME, day_window, delivery_day_of
+from flexpower_assets.domain.time import QH, UTC_DATETIME, day_window, delivery_day_of, month_days
 from flexpower_assets.schemas import columns_of, validate
-from flexpower_assets.schemas.inbound import FEE_MODELS, PRICE_MODELS
 from flexpower_assets.schemas.invoicing import LINE_SIGN, LINE_TYPES, Invoice, InvoiceDayVolume, InvoiceLine
 from flexpower_assets.schemas.published import SOURCES
 
 VAT_RATE = Decimal("0.19")
 DEFAULT_DSO_ID = "DSO"
-CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
-ZERO = Decimal(0)
 # Columns that are not content: excluded from the content hash and the change description.
 VERSION_FIELDS = ("version", "content_hash", "supersedes_version", "changes", "is_current")
 TERM_COLUMNS = [
@@ -92,30 +90,8 @@ class InvoiceSet:
 # --- small helpers --------------------------------------------------------------------------------
 
 
-def cents(amount: Decimal) -> Decimal:
-    """Round half-up (away from zero at exactly .5) to the cent."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _micro(value: Decimal) -> Decimal:
-    return value.quantize(MICRO, rounding=ROUND_HALF_UP)
-
-
-def _dec(value: float | int | None) -> Decimal | None:
-    """The exact decimal of a float input (its shortest repr); None for null/NaN."""
-    if value is None or value != value:
-        return None
-    return Decimal(repr(value))
-
-
-def month_days(month: str) -> list[date]:
-    """The calendar days of ``'YYYY-MM'``."""
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        _, n_days = calendar.monthrange(year, number)
-    except (ValueError, calendar.IllegalMonthError) as error:
-        raise ValueError(f"month {month!r} is not of the form 'YYYY-MM'") from error
-    return [date(year, number, day) for day in range(1, n_days + 1)]
+__all__ = ["InvoiceSet", "assign_versions", "cents", "compute_invoices", "dso_of_metering_point", "month_days",
+           "redispatch_claims"]
 
 
 def invoice_id_of(contract_id: str, month: str) -> str:
@@ -169,9 +145,7 @@ def active_terms(contracts_by_day: pl.DataFrame, days: list[date]) -> pl.DataFra
         contracts_by_day.select("delivery_day", *TERM_COLUMNS)
         .with_columns(pl.col("delivery_day").cast(pl.Date))
         .filter(
-            pl.col("delivery_day").is_in(days)
-            & (pl.col("contract_begin") <= pl.col("delivery_day"))
-            & (pl.col("contract_end").is_null() | (pl.col("delivery_day") < pl.col("contract_end")))
+            pl.col("delivery_day").is_in(days) & contracts.is_active()
         )
     )
     return _unique_on(terms, "contracts_by_day", ["contract_id", "delivery_day"]).sort("contract_id", "delivery_day")
@@ -218,14 +192,11 @@ def _qh_rows(
 
 
 @dataclass
-class _Day:
+class _Day(DaySums):
     """What one built active day of a contract adds up to (exact decimals)."""
 
-    volume: Decimal = ZERO
-    market_value: Decimal = ZERO
     rows: int = 0
     final_qh: int = 0
-    unpriced_qh: int = 0
     redispatched_qh: int = 0
     redispatch_energy: Decimal = ZERO
     redispatch_value: Decimal = ZERO
@@ -245,16 +216,8 @@ def _day_stats(qh_rows: pl.DataFrame) -> dict[tuple[str, date], _Day]:
         s.sources[source] += 1
         if _implausible(energy, capacity) or (redispatched and _implausible(forecast, capacity)):
             s.implausible_qh += 1
-        energy_d = _dec(energy)
-        if energy_d is not None:
-            s.volume += energy_d
-            if source == "final":
-                s.final_qh += 1
-            vwap_d = _dec(vwap)
-            if vwap_d is not None:
-                s.market_value += energy_d * vwap_d
-            elif energy_d != 0:
-                s.unpriced_qh += 1
+        if s.add(energy, vwap) is not None and source == "final":
+            s.final_qh += 1
         if redispatched:
             s.redispatched_qh += 1
             forecast_d, compensation_d = _dec(forecast), _dec(compensation)
@@ -278,59 +241,24 @@ def _implausible(energy_mwh: float | None, capacity_mw: float | None) -> bool:
 
 
 def term_problems(terms: Mapping[str, Any]) -> list[str]:
-    """Why a day's contract terms cannot be applied (empty when they can)."""
-    problems = []
-    price_model, fee_model = terms["price_model"], terms["fee_model"]
+    """Why a day's contract terms cannot be applied (empty when they can): ``contracts.term_issues``
+    that block an amount, in the invoice's words."""
     fee, fee_percent = _dec(terms["fee"]), _dec(terms["fee_percent"])
-    if price_model not in PRICE_MODELS:
-        problems.append(f"unknown price_model {price_model!r}")
-    elif price_model == "fixed" and _dec(terms["price_eur_per_mwh"]) is None:
-        problems.append("price_model fixed without price")
-    if fee_model not in FEE_MODELS:
-        problems.append(f"unknown fee_model {fee_model!r}")
-    elif fee_model in ("fixed_as_produced", "fixed_for_capacity") and fee is None:
-        given = f" (fee_percent {fee_percent} given)" if fee_percent is not None else ""
-        problems.append(f"fee_model {fee_model} without fee{given}")
-    elif fee_model == "percent_of_market" and fee_percent is None:
-        given = f" (fee {fee} given)" if fee is not None else ""
-        problems.append(f"fee_model percent_of_market without fee_percent{given}")
-    if fee_model == "fixed_for_capacity" and not (_dec(terms["capacity_mw"]) or ZERO) > 0:
-        problems.append("fee_model fixed_for_capacity without capacity")
-    return problems
+    texts = {
+        "unknown_price_model": f"unknown price_model {terms['price_model']!r}",
+        "price_missing": "price_model fixed without price",
+        "unknown_fee_model": f"unknown fee_model {terms['fee_model']!r}",
+        "fee_missing": f"fee_model {terms['fee_model']} without fee"
+                       + (f" (fee_percent {fee_percent} given)" if fee_percent is not None else ""),
+        "fee_percent_missing": "fee_model percent_of_market without fee_percent"
+                               + (f" (fee {fee} given)" if fee is not None else ""),
+        "capacity_missing": "fee_model fixed_for_capacity without capacity",
+    }
+    return [texts[issue.code] for issue in contracts.blocking_issues(terms)]
 
 
 def _needs_vwap(terms: Mapping[str, Any]) -> bool:
     return terms["price_model"] == "market" or terms["fee_model"] == "percent_of_market"
-
-
-def _infeed_key(terms: Mapping[str, Any]) -> tuple:
-    if terms["price_model"] == "fixed":
-        return ("fixed", _dec(terms["price_eur_per_mwh"]))
-    return ("market",)
-
-
-def _fee_key(terms: Mapping[str, Any]) -> tuple:
-    model = terms["fee_model"]
-    if model == "fixed_as_produced":
-        return (model, _dec(terms["fee"]))
-    if model == "fixed_for_capacity":
-        return (model, _dec(terms["fee"]), _dec(terms["capacity_mw"]))
-    return (model, _dec(terms["fee_percent"]))
-
-
-def _runs(day_terms: list[dict], key) -> list[list[dict]]:
-    """Consecutive active days with the same key (a gap in the active days also starts a run)."""
-    runs: list[list[dict]] = []
-    for terms in day_terms:
-        if (
-            runs
-            and key(runs[-1][-1]) == key(terms)
-            and terms["delivery_day"] - runs[-1][-1]["delivery_day"] == timedelta(days=1)
-        ):
-            runs[-1].append(terms)
-        else:
-            runs.append([terms])
-    return runs
 
 
 # --- lines ---------------------------------------------------------------------------------------
@@ -340,14 +268,15 @@ def _fmt(value: Decimal, places: int = 2) -> str:
     return f"{value:,.{places}f}"
 
 
-def _line(line_type: str, description: str, run: list[dict], quantity: Decimal, unit: str,
-          unit_price: Decimal, net: Decimal, volume: Decimal) -> dict:
+def _line(amount: Amount, description: str, volume: Decimal | None = None) -> dict:
+    net = amount.net
     vat = cents(net * VAT_RATE)
     return {
-        "line_type": line_type, "description": description,
-        "period_start": run[0]["delivery_day"], "period_end": run[-1]["delivery_day"],
-        "quantity": float(quantity), "unit": unit, "unit_price_eur": unit_price,
-        "net_eur": net, "vat_eur": vat, "gross_eur": net + vat, "volume_mwh": float(_micro(volume)),
+        "line_type": amount.line_type, "description": description,
+        "period_start": amount.period[0], "period_end": amount.period[1],
+        "quantity": float(amount.quantity), "unit": amount.unit, "unit_price_eur": amount.unit_price,
+        "net_eur": net, "vat_eur": vat, "gross_eur": net + vat,
+        "volume_mwh": float(micro(amount.volume if volume is None else volume)),
     }
 
 
@@ -355,58 +284,43 @@ def _average(value: Decimal, volume: Decimal) -> str:
     return f"avg {_fmt(value / volume)} EUR/MWh" if volume != 0 else "no volume"
 
 
-def _infeed_line(run: list[dict], stats: Mapping[date, _Day]) -> dict:
-    days = [stats[t["delivery_day"]] for t in run if t["delivery_day"] in stats]
-    volume = sum((d.volume for d in days), ZERO)
-    terms = run[0]
-    if terms["price_model"] == "fixed":
-        quantity, price = _micro(volume), _micro(_dec(terms["price_eur_per_mwh"]))
-        text = f"Infeed {_fmt(quantity, 3)} MWh at the fixed price of {_fmt(price)} EUR/MWh"
-        return _line("infeed_payout", text, run, quantity, "MWh", price, cents(quantity * price), volume)
-    market_value = _micro(sum((d.market_value for d in days), ZERO))
-    text = f"Infeed {_fmt(_micro(volume), 3)} MWh at the public VWAP of each QH ({_average(market_value, volume)})"
-    return _line("infeed_payout", text, run, market_value, "EUR market value", Decimal(1), cents(market_value), volume)
+def _infeed_text(amount: Amount) -> str:
+    if amount.terms["price_model"] == "fixed":
+        return f"Infeed {_fmt(amount.quantity, 3)} MWh at the fixed price of {_fmt(amount.unit_price)} EUR/MWh"
+    return (f"Infeed {_fmt(micro(amount.volume), 3)} MWh at the public VWAP of each QH "
+            f"({_average(amount.quantity, amount.volume)})")
 
 
-def _fee_line(run: list[dict], stats: Mapping[date, _Day], days_in_month: int) -> dict:
-    days = [stats[t["delivery_day"]] for t in run if t["delivery_day"] in stats]
-    volume = sum((d.volume for d in days), ZERO)
-    terms = run[0]
-    model = terms["fee_model"]
+def _fee_text(amount: Amount, days_in_month: int) -> str:
+    model = amount.terms["fee_model"]
     if model == "fixed_as_produced":
-        quantity, fee = _micro(volume), _micro(_dec(terms["fee"]))
-        text = f"Fee on {_fmt(quantity, 3)} MWh produced at {_fmt(fee)} EUR/MWh"
-        return _line("fee", text, run, quantity, "MWh", fee, cents(quantity * fee), volume)
+        return f"Fee on {_fmt(amount.quantity, 3)} MWh produced at {_fmt(amount.unit_price)} EUR/MWh"
     if model == "fixed_for_capacity":
-        capacity, fee, active = _dec(terms["capacity_mw"]), _micro(_dec(terms["fee"])), len(run)
-        quantity = capacity * active / days_in_month
-        text = (f"Capacity fee {capacity} MW x {_fmt(fee)} EUR/MW per month "
-                f"x {active}/{days_in_month} active days")
-        net = cents(capacity * fee * active / days_in_month)
-        return _line("fee", text, run, _micro(quantity), "MW·month", fee, net, volume)
-    percent = _dec(terms["fee_percent"])
-    market_value = _micro(sum((d.market_value for d in days), ZERO))
-    share = _micro(percent / 100)
-    text = f"Fee of {percent} % on the market value of {_fmt(_micro(volume), 3)} MWh"
-    return _line("fee", text, run, market_value, "EUR market value", share, cents(market_value * share), volume)
+        return (f"Capacity fee {_dec(amount.terms['capacity_mw'])} MW x {_fmt(amount.unit_price)} EUR/MW per month "
+                f"x {len(amount.run)}/{days_in_month} active days")
+    return (f"Fee of {_dec(amount.terms['fee_percent'])} % on the market value of "
+            f"{_fmt(micro(amount.volume), 3)} MWh")
 
 
 def _redispatch_line(run: list[dict], stats: Mapping[date, _Day]) -> dict:
     days = [stats[t["delivery_day"]] for t in run if t["delivery_day"] in stats]
     energy = sum((d.redispatch_energy for d in days), ZERO)
-    value = _micro(sum((d.redispatch_value for d in days), ZERO))
+    value = micro(sum((d.redispatch_value for d in days), ZERO))
     n_qh = sum(d.redispatched_qh for d in days)
     text = "Redispatch compensation: no curtailed QHs"
     if n_qh:
-        text = (f"Redispatch compensation: {n_qh} curtailed QHs, {_fmt(_micro(energy), 3)} MWh latest forecast "
+        text = (f"Redispatch compensation: {n_qh} curtailed QHs, {_fmt(micro(energy), 3)} MWh latest forecast "
                 f"at the DSO compensation price ({_average(value, energy)})")
-    return _line("redispatch_payout", text, run, value, "EUR compensation", Decimal(1), cents(value), energy)
+    amount = Amount("redispatch_payout", tuple(run), value, "EUR compensation", Decimal(1), cents(value), energy, ZERO)
+    return _line(amount, text)
 
 
 def invoice_lines(day_terms: list[dict], stats: Mapping[date, _Day], days_in_month: int) -> list[dict]:
     """The lines of a computable invoice: infeed payout(s), fee(s), redispatch payout, numbered."""
-    lines = [_infeed_line(run, stats) for run in _runs(day_terms, _infeed_key)]
-    lines += [_fee_line(run, stats, days_in_month) for run in _runs(day_terms, _fee_key)]
+    lines = [
+        _line(amount, _infeed_text(amount) if amount.line_type == "infeed_payout" else _fee_text(amount, days_in_month))
+        for amount in contracts.contract_money(day_terms, stats, days_in_month)
+    ]
     lines.append(_redispatch_line(day_terms, stats))
     period = (day_terms[0]["delivery_day"], day_terms[-1]["delivery_day"])
     for number, line in enumerate(lines, start=1):
@@ -437,7 +351,7 @@ def _day_volume_rows(invoice_id: str, day_terms: list[dict], stats: Mapping[date
         total = qh_count(day)
         rows.append({
             "invoice_id": invoice_id, "version": 0, "delivery_day": day, "is_built": s is not None,
-            "volume_mwh": float(_micro(s.volume)) if s is not None else None,
+            "volume_mwh": float(micro(s.volume)) if s is not None else None,
             "final_qh": s.final_qh if s else 0, "total_qh": total,
             "redispatched_qh": s.redispatched_qh if s else 0, "source_summary": _source_summary(s, total),
         })
@@ -502,7 +416,7 @@ def _invoice(month: str, contract_id: str, day_terms: list[dict], stats: Mapping
         "period_start": day_terms[0]["delivery_day"], "period_end": last["delivery_day"],
         "days_in_month": days_in_month, "active_days": len(day_terms), "built_days": len(built_days),
         "missing_days": ", ".join(str(d) for d in missing) or None,
-        "volume_mwh": float(_micro(sum((s.volume for s in built_stats), ZERO))),
+        "volume_mwh": float(micro(sum((s.volume for s in built_stats), ZERO))),
         "n_qh": n_qh, "n_qh_not_final": n_qh - sum(s.final_qh for s in built_stats),
         "n_qh_unpriced": unpriced, "n_qh_redispatched": sum(s.redispatched_qh for s in built_stats),
         "n_qh_redispatch_unpriced": redispatch_unpriced,

@@ -2,7 +2,8 @@
 
 Rules (DOMAIN.md, Portfolio): the contract terms of a day are those of the latest CRM snapshot
 created before the end of that day; an asset is in the portfolio when that snapshot holds its
-contract and the contract is active on the day. Contract consistency and the CRM/VPP capacity
+contract and the contract is active on the day (the active-day and term rules themselves live in
+``domain.contracts``). Contract consistency and the CRM/VPP capacity
 comparison are data-quality checks that live here too, as does the asset x quarter-hour grid
 every per-asset table of the day is built on.
 """
@@ -13,10 +14,9 @@ from datetime import date, datetime
 
 import polars as pl
 
+from flexpower_assets.domain import contracts
 from flexpower_assets.domain.time import to_utc
 
-FIXED_FEE_MODELS = ["fixed_as_produced", "fixed_for_capacity"]
-PERCENT_FEE_MODEL = "percent_of_market"
 ASSET_COLUMNS = ["asset_id", "metering_point_id", "technology", "capacity_mw"]
 
 
@@ -33,11 +33,8 @@ def applicable_snapshot(contracts: pl.DataFrame, day_end: datetime) -> pl.DataFr
 
 
 def active_contracts(snapshot: pl.DataFrame, day: date) -> pl.DataFrame:
-    """Contracts active on ``day``: ``contract_begin <= day`` and (no end or ``day < contract_end``)."""
-    return snapshot.filter(
-        (pl.col("contract_begin") <= day)
-        & (pl.col("contract_end").is_null() | (pl.lit(day) < pl.col("contract_end")))
-    )
+    """Contracts active on ``day`` (the rule of ``domain.contracts``: begin inclusive, end exclusive)."""
+    return contracts.active_on(snapshot, day)
 
 
 def contract_conflicts(active: pl.DataFrame) -> pl.DataFrame:
@@ -92,31 +89,36 @@ def portfolio_members(active: pl.DataFrame) -> pl.DataFrame:
     return one_per_asset.unique("metering_point_id", keep="first", maintain_order=True).sort("asset_id")
 
 
-def contract_issues(contracts: pl.DataFrame) -> pl.DataFrame:
-    """One row per problem that keeps a contract's terms from being applied.
+#: What the data-quality check says for each issue of ``contracts.term_issues``.
+ISSUE_TEXT = {
+    "unknown_price_model": "unknown price model",
+    "price_missing": "fixed price model without a price",
+    "price_on_market": "price given on a market price contract",
+    "unknown_fee_model": "unknown fee model",
+    "fee_missing": "fixed_as_produced/fixed_for_capacity fee model without a fee",
+    "fee_percent_missing": "percent_of_market fee model without a fee_percent",
+    "capacity_missing": "fixed_for_capacity fee model without a capacity",
+    "fee_percent_on_fixed": "fee_percent given on a non-percent fee model",
+    "fee_on_percent": "fee given on the percent_of_market fee model",
+}
 
-    Columns ``contract_id, asset_id, issue``. A contract is checked for a price that fits its price
-    model and a fee (or fee percent) that fits its fee model; a value given for the other model is
-    a problem too, because it shows the terms were not entered as meant. Pass one snapshot: the
-    result is de-duplicated, so a contract repeated in several snapshots is listed once per issue.
+
+def contract_issues(snapshot: pl.DataFrame) -> pl.DataFrame:
+    """One row per problem that keeps a contract's terms from being applied as meant.
+
+    Columns ``contract_id, asset_id, issue``. The problems are those of ``contracts.term_issues``:
+    a price that does not fit the price model, a fee (or fee percent) that does not fit the fee
+    model; a value given for the other model is a problem too, because it shows the terms were not
+    entered as meant. Pass one snapshot: the result is de-duplicated, so a contract repeated in
+    several snapshots is listed once per issue.
     """
-    price_missing = (pl.col("price_model") == "fixed") & pl.col("price_eur_per_mwh").is_null()
-    price_on_market = (pl.col("price_model") == "market") & pl.col("price_eur_per_mwh").is_not_null()
-    is_fixed_fee = pl.col("fee_model").is_in(FIXED_FEE_MODELS)
-    is_percent_fee = pl.col("fee_model") == PERCENT_FEE_MODEL
-    checks = {
-        "fixed price model without a price": price_missing,
-        "price given on a market price contract": price_on_market,
-        "fixed_as_produced/fixed_for_capacity fee model without a fee": is_fixed_fee & pl.col("fee").is_null(),
-        "percent_of_market fee model without a fee_percent": is_percent_fee & pl.col("fee_percent").is_null(),
-        "fee_percent given on a non-percent fee model": ~is_percent_fee & pl.col("fee_percent").is_not_null(),
-        "fee given on the percent_of_market fee model": is_percent_fee & pl.col("fee").is_not_null(),
-    }
-    found = [
-        contracts.filter(condition).select("contract_id", "asset_id", issue=pl.lit(issue, dtype=pl.String))
-        for issue, condition in checks.items()
+    rows = [
+        {"contract_id": terms["contract_id"], "asset_id": terms["asset_id"], "issue": ISSUE_TEXT[issue.code]}
+        for terms in snapshot.iter_rows(named=True)
+        for issue in contracts.term_issues(terms)
     ]
-    return pl.concat(found).unique(maintain_order=True).sort("contract_id", maintain_order=True)
+    found = pl.DataFrame(rows, schema={"contract_id": pl.String, "asset_id": pl.String, "issue": pl.String})
+    return found.unique(maintain_order=True).sort("contract_id", maintain_order=True)
 
 
 def latest_technical_data(technical: pl.DataFrame, day_end: datetime) -> pl.DataFrame:

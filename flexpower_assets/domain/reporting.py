@@ -31,17 +31,19 @@ Choices where DOMAIN.md is silent (documented in the README as well):
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, Protocol
 
 import polars as pl
 
-from flexpower_assets.domain.time import BERLIN, QH, UTC_DATETIME, day_window
+from flexpower_assets.domain import contracts
+from flexpower_assets.domain.contracts import ZERO
+from flexpower_assets.domain.time import BERLIN, QH, UTC_DATETIME, day_window, days_in_month, month_days, month_of
 
 PORTFOLIO = "portfolio"
 REPORT_KINDS = ("daily", "monthly")
@@ -283,9 +285,8 @@ def build_daily_report(day: date, frames: ReportInputs) -> Report:
 
 def build_monthly_report(month: str, frames: ReportInputs) -> Report:
     """The report of one calendar month ``YYYY-MM`` (series per day)."""
-    first = datetime.strptime(month, "%Y-%m").date()
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-    return _build("monthly", first.strftime("%Y-%m"), first, last, frames)
+    days = month_days(month)
+    return _build("monthly", month, days[0], days[-1], frames)
 
 
 def _build(kind: str, period: str, start_day: date, end_day: date, frames: ReportInputs) -> Report:
@@ -320,12 +321,9 @@ def _build(kind: str, period: str, start_day: date, end_day: date, frames: Repor
 # the asset x QH frame every figure starts from
 
 
-def active_contracts(contracts: pl.DataFrame) -> pl.DataFrame:
+def active_contracts(contracts_by_day: pl.DataFrame) -> pl.DataFrame:
     """One contract per asset and delivery day: the one active that day (latest begin wins)."""
-    active = contracts.filter(
-        (pl.col("contract_begin") <= pl.col("delivery_day"))
-        & (pl.col("contract_end").is_null() | (pl.col("delivery_day") < pl.col("contract_end")))
-    )
+    active = contracts_by_day.filter(contracts.is_active())
     return (
         active.sort(["asset_id", "delivery_day", "contract_begin", "contract_id"],
                     descending=[False, False, True, False])
@@ -558,49 +556,52 @@ def redispatch_figures(aq: pl.DataFrame, assets: tuple[str, ...]) -> pl.DataFram
 
 def contract_terms_money(aq: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     """Per asset: infeed payout, fee and a reason when the terms cannot be applied, from the
-    contract of each day (DOMAIN.md, Invoices; volume = best-of-infeed of the report's QHs)."""
-    daily = (
-        aq.with_columns(value_eur=pl.col("actual_mwh") * pl.col("vwap_public"))
-        .group_by("asset_id", "delivery_day")
-        .agg(volume_mwh=pl.col("actual_mwh").sum(), market_value_eur=pl.col("value_eur").sum())
-    )
-    days = active.join(daily, on=["asset_id", "delivery_day"], how="left").with_columns(
-        pl.col("volume_mwh", "market_value_eur").fill_null(0.0),
-        days_in_month=pl.col("delivery_day").dt.month_end().dt.day().cast(_F),
-    )
-    rows = []
-    for row in days.sort("asset_id", "delivery_day").iter_rows(named=True):
-        payout, fee, reason = _day_terms(row)
-        rows.append({"asset_id": row["asset_id"], "payout_eur": payout, "fee_eur": fee, "reason": reason})
-    frame = pl.DataFrame(rows, schema={"asset_id": _S, "payout_eur": _F, "fee_eur": _F, "reason": _S})
-    return frame.group_by("asset_id").agg(
-        payout_eur=pl.when(pl.col("payout_eur").is_null().any()).then(None).otherwise(pl.col("payout_eur").sum()),
-        fee_eur=pl.when(pl.col("fee_eur").is_null().any()).then(None).otherwise(pl.col("fee_eur").sum()),
-        reason=pl.col("reason").drop_nulls().unique().sort().str.join("; "),
-    ).with_columns(pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")).alias("reason"))
+    contract of each day (DOMAIN.md, Invoices; volume = best-of-infeed of the report's QHs).
+
+    The amounts are those of ``domain.contracts`` (exact decimals, rounded to the cent per run of
+    days with the same terms), so a month's report from contract terms shows the invoice's money.
+    """
+    qh = aq.join(active.select("asset_id", "delivery_day", "contract_id"), on=["asset_id", "delivery_day"])
+    sums = contracts.day_sums(((c, d), e, v) for c, d, e, v in
+                              qh.select("contract_id", "delivery_day", "actual_mwh", "vwap_public").iter_rows())
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in active.sort("contract_id", "delivery_day").iter_rows(named=True):
+        groups.setdefault((row["contract_id"], month_of(row["delivery_day"])), []).append(row)
+    money: dict[str, dict[str, Any]] = {}
+    for (contract_id, _month), day_terms in groups.items():
+        asset = money.setdefault(day_terms[0]["asset_id"],
+                                 {"payout_eur": ZERO, "fee_eur": ZERO, "reasons": set()})
+        mine = {t["delivery_day"]: sums[(contract_id, t["delivery_day"])]
+                for t in day_terms if (contract_id, t["delivery_day"]) in sums}
+        for terms in day_terms:
+            if reason := _day_terms_reason(terms):
+                asset["reasons"].add(reason)
+        if any(contracts.blocking_issues(t, "payout") for t in day_terms):
+            asset["payout_eur"] = None
+        elif asset["payout_eur"] is not None:
+            asset["payout_eur"] += sum((a.net for a in contracts.payouts(day_terms, mine)), ZERO)
+        if any(contracts.blocking_issues(t, "fee") for t in day_terms):
+            asset["fee_eur"] = None
+        elif asset["fee_eur"] is not None:
+            n_days = days_in_month(day_terms[0]["delivery_day"])
+            asset["fee_eur"] += sum((a.net for a in contracts.fees(day_terms, mine, n_days)), ZERO)
+    rows = [{"asset_id": asset, "payout_eur": _float(m["payout_eur"]), "fee_eur": _float(m["fee_eur"]),
+             "reason": "; ".join(sorted(m["reasons"])) or None} for asset, m in money.items()]
+    return pl.DataFrame(rows, schema={"asset_id": _S, "payout_eur": _F, "fee_eur": _F, "reason": _S})
 
 
-def _day_terms(row: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
-    contract, volume, value = row["contract_id"], row["volume_mwh"], row["market_value_eur"]
-    problems = []
-    payout: float | None = None
-    if row["price_model"] == "fixed" and row["price_eur_per_mwh"] is not None:
-        payout = volume * row["price_eur_per_mwh"]
-    elif row["price_model"] == "market":
-        payout = value
-    else:
-        problems.append(f"{contract}: price model {row['price_model']!r} without a price")
-    fee: float | None = None
-    model = row["fee_model"]
-    if model == "fixed_as_produced" and row["fee"] is not None:
-        fee = volume * row["fee"]
-    elif model == "fixed_for_capacity" and row["fee"] is not None and row["capacity_mw"] is not None:
-        fee = row["capacity_mw"] * row["fee"] / row["days_in_month"]
-    elif model == "percent_of_market" and row["fee_percent"] is not None:
-        fee = value * row["fee_percent"] / 100.0
-    else:
-        problems.append(f"{contract}: fee model {model!r} without its parameter")
-    return payout, fee, "; ".join(problems) or None
+def _float(amount: Decimal | None) -> float | None:
+    return None if amount is None else float(amount)
+
+
+def _day_terms_reason(terms: dict[str, Any]) -> str | None:
+    """Why a day's terms give no payout or no fee, in the report's words (None when they apply)."""
+    contract, problems = terms["contract_id"], []
+    if contracts.blocking_issues(terms, "payout"):
+        problems.append(f"{contract}: price model {terms['price_model']!r} without a price")
+    if contracts.blocking_issues(terms, "fee"):
+        problems.append(f"{contract}: fee model {terms['fee_model']!r} without its parameter")
+    return "; ".join(problems) or None
 
 
 def invoice_money(month: str, invoices: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:

@@ -6,6 +6,7 @@ A delivery day is a calendar day in Europe/Berlin; every timestamp is stored in 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ UTC = timezone.utc
 QH = timedelta(minutes=15)
 QH_HOURS = 0.25
 UTC_DATETIME = pl.Datetime("us", "UTC")
+MONTH = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})")
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
@@ -52,6 +54,36 @@ def days_covered(starts: pl.Series) -> list[date]:
 def days_between(first: date, last: date) -> list[date]:
     """Every day from ``first`` to ``last`` inclusive."""
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def month_days(month: str) -> list[date]:
+    """The calendar days of month ``'YYYY-MM'`` (the days of a monthly partition)."""
+    match = MONTH.fullmatch(month)
+    if match is None or not 1 <= int(match["month"]) <= 12:
+        raise ValueError(f"month {month!r} is not of the form 'YYYY-MM'")
+    first = date(int(match["year"]), int(match["month"]), 1)
+    return days_between(first, month_end(first))
+
+
+def month_of(day: date) -> str:
+    """``'YYYY-MM'`` of a day."""
+    return f"{day:%Y-%m}"
+
+
+def month_start(day: date) -> date:
+    """The first day of the month of ``day``."""
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    """The last day of the month of ``day``."""
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def days_in_month(day: date) -> int:
+    """28 to 31: the days of the month of ``day``."""
+    return month_end(day).day
 
 
 def to_utc(ts: datetime) -> datetime:

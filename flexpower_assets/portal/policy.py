@@ -48,6 +48,8 @@ INVOICE_ID = re.compile(r"^INV-([A-Za-z0-9][A-Za-z0-9._-]{0,63})-([0-9]{4}-[0-9]
 PORTFOLIO_SCOPE = "portfolio"
 OWNER_KINDS = ("asset", "contract", "invoice")
 REPORT_ASSET_GRANTS = ("all", "own", "none")
+# who owns an asset on a day: the contracts of the day and the active-day rule (domain.contracts)
+CONTRACT_DAYS = ("core", "contract_days")
 # what a role may do with a bid matrix (flexpower_assets/bidding/approval.py applies them):
 # view it, edit a curve (a new version), approve a version (never one the same user made), submit it
 BID_ACTIONS = frozenset({"view", "edit", "approve", "submit"})
@@ -388,13 +390,11 @@ class Gate:
                 who.contract_id
             ]
         if ds.owned_by == "asset":
-            if not self._table_exists("raw", "raw_crm__contracts"):
+            if not self._table_exists(*CONTRACT_DAYS):
                 return "false", []
             return (
-                'exists (select 1 from "raw"."raw_crm__contracts" as c where c.contract_id = ? '
-                "and c.asset_id = t.asset_id and c.delivery_day = t.delivery_day "
-                "and c.contract_begin <= c.delivery_day "
-                "and (c.contract_end is null or c.delivery_day < c.contract_end))",
+                'exists (select 1 from "core"."contract_days" as c where c.contract_id = ? '
+                "and c.asset_id = t.asset_id and c.delivery_day = t.delivery_day and c.is_active)",
                 [who.contract_id],
             )
         return "false", []  # unreachable: the policy refuses rows: own on datasets without owner
@@ -402,18 +402,16 @@ class Gate:
     def ownership(self, who: Principal) -> Ownership:
         """The (asset, day) pairs of the principal's contract, and the (asset, month) pairs in which
         another contract also held one of its assets."""
-        if who.contract_id is None or not self._table_exists("raw", "raw_crm__contracts"):
+        if who.contract_id is None or not self._table_exists(*CONTRACT_DAYS):
             return Ownership(set(), set())
-        active = "contract_begin <= delivery_day and (contract_end is null or delivery_day < contract_end)"
         mine = self.warehouse.read(
-            'select distinct asset_id, delivery_day from "raw"."raw_crm__contracts" '
-            f"where contract_id = ? and {active}",
+            'select distinct asset_id, delivery_day from "core"."contract_days" where contract_id = ? and is_active',
             [who.contract_id],
         )
         others = self.warehouse.read(
-            f"select distinct asset_id, strftime(delivery_day, '%Y-%m') as month from \"raw\".\"raw_crm__contracts\" "
-            f"where contract_id <> ? and {active} and asset_id in "
-            '(select asset_id from "raw"."raw_crm__contracts" where contract_id = ?)',
+            "select distinct asset_id, strftime(delivery_day, '%Y-%m') as month from \"core\".\"contract_days\" "
+            "where contract_id <> ? and is_active and asset_id in "
+            '(select asset_id from "core"."contract_days" where contract_id = ?)',
             [who.contract_id, who.contract_id],
         )
         return Ownership(

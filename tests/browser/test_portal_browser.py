@@ -25,6 +25,7 @@ import uvicorn
 from fpdf import FPDF
 from pypdf import PdfReader
 
+from flexpower_assets.domain.contracts import contract_days
 from flexpower_assets.portal.app import create_app
 from flexpower_assets.portal.tokens import TokenStore
 from flexpower_assets.reports import build_daily_report, load_report_inputs, render_reports
@@ -64,9 +65,10 @@ def write_warehouse(path: Path) -> None:
         for a, (c, _) in ASSETS.items()
     ])
     with Warehouse(path).writer() as conn:
-        for schema in ("raw", "main"):
+        for schema in ("raw", "core", "main"):
             conn.execute(f"create schema if not exists {schema}")
-        for name, frame in {"raw.raw_crm__contracts": contracts, "main.best_of_infeed": infeed,
+        for name, frame in {"raw.raw_crm__contracts": contracts, "core.contract_days": contract_days(contracts),
+                            "main.best_of_infeed": infeed,
                             "main.asset_forecast": forecast, "main.asset_imbalance": imbalance,
                             "main.trading_pnl": pnl, "main.invoice": invoices}.items():
             conn.register("frame", frame.to_arrow())

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from flexpower_assets.domain.contracts import contract_days
 from flexpower_assets.portal.app import SESSION_COOKIE, create_app
 from flexpower_assets.portal.audit import AuditLog, verify_audit_log
 from flexpower_assets.portal.commands import token_group
@@ -97,6 +98,7 @@ def write_warehouse(path: Path) -> None:
     invoices, lines = _invoices()
     tables = {
         "raw.raw_crm__contracts": _contracts(),
+        "core.contract_days": contract_days(_contracts()),
         "main.best_of_infeed": _asset_rows(lambda a, d: dict(
             power_kw=400.0, energy_mwh=0.1, source="final", is_redispatched=False)),
         "main.asset_forecast": _asset_rows(lambda a, d: dict(
