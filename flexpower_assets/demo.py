@@ -9,6 +9,7 @@ from datetime import date
 import polars as pl
 
 from flexpower_assets.definitions import build_defs
+from flexpower_assets.domain.time import month_start
 from flexpower_assets.ingestion.catalog import registered_files, sync_landing
 from flexpower_assets.runner import instance, run_partition
 from flexpower_assets.settings import Settings
@@ -53,7 +54,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
         status = "ok" if summary.success and reports.success else f"FAILED: {summary.error or reports.error}"
         echo(f"[{position}/{len(days)}] {day}: {status} "
              f"({time.perf_counter() - step:.1f} s, {len(summary.failed_checks)} check finding(s))")
-    months = sorted({day.replace(day=1) for day in days})
+    months = sorted({month_start(day) for day in days})
     for month in months:
         summary = run_partition(defs, "monthly_job", month.isoformat(), dagster_instance)
         failures += not summary.success

@@ -2,16 +2,18 @@
 
 Daily assets are partitioned by delivery day (a Europe/Berlin calendar day: 92, 96 or 100
 quarter-hours); invoices and monthly reports by calendar month in Europe/Berlin. Asset code
-reads a partition's UTC window from the context (``partition_window``), never by hand.
+reads a partition's UTC window, its days or its month from the context (``partition_window``,
+``partition_days``, ``partition_month``), never by hand; calendar months themselves are
+``domain.time.month_days`` (pure, for the domain).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from flexpower_assets.domain.time import UTC
+from flexpower_assets.domain.time import UTC, days_between, month_of
 
 PARTITIONS_START = "2024-01-01"
 TIMEZONE = "Europe/Berlin"
@@ -33,3 +35,14 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datet
 def partition_day(context: dg.AssetExecutionContext) -> date:
     """The delivery day of a daily partition."""
     return date.fromisoformat(context.partition_key)
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[date]:
+    """The delivery days of the partition: one for a daily partition, every day of a monthly one."""
+    window = context.partition_time_window
+    return days_between(window.start.date(), (window.end - timedelta(days=1)).date())
+
+
+def partition_month(context: dg.AssetExecutionContext) -> str:
+    """``YYYY-MM`` of a monthly partition."""
+    return month_of(context.partition_time_window.start.date())

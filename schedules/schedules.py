@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from flexpower_assets.domain.time import month_start
 from flexpower_assets.partitions import TIMEZONE
 from schedules.jobs import daily_job, daily_reports_job, monthly_job
 
@@ -19,7 +20,7 @@ def previous_day(scheduled: date) -> str:
 
 
 def previous_month(scheduled: date) -> str:
-    return (scheduled.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat()
+    return month_start(month_start(scheduled) - timedelta(days=1)).isoformat()
 
 
 @dg.schedule(job=daily_job, cron_schedule="0 11 * * *", execution_timezone=TIMEZONE,

@@ -25,7 +25,7 @@ from flexpower_assets.documents import (
     dso_claim_pdf_path, invoice_pdf_path, render_dso_claim_pdf, render_invoice_pdf,
 )
 from flexpower_assets.ingestion.catalog import accepted_rows
-from flexpower_assets.partitions import monthly_partitions
+from flexpower_assets.partitions import monthly_partitions, partition_days, partition_month
 from resources.documents import DocumentStore
 from resources.warehouse import Warehouse
 from resources.warehouse_resource import WarehouseResource
@@ -58,8 +58,7 @@ def previous_versions(warehouse: Warehouse, month: str) -> list[pl.DataFrame | N
 
 
 def _month_of(context: dg.AssetExecutionContext) -> tuple[str, date]:
-    start = date.fromisoformat(context.partition_key)
-    return f"{start:%Y-%m}", start
+    return partition_month(context), partition_days(context)[0]
 
 
 @dg.multi_asset(

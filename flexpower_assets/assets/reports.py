@@ -6,15 +6,14 @@ per scope under ``<data>/reports/<kind>/<period>/``, next to one copy of plotly.
 folder open offline; paths and the written summary go to the Dagster UI.
 """
 
-from datetime import date, timedelta
-
 import dagster as dg
 
-from flexpower_assets.domain.reporting import (
-    build_daily_report, build_monthly_report, load_report_inputs, report_markdown_summary,
+from flexpower_assets.domain.reporting import build_daily_report, build_monthly_report, report_markdown_summary
+from flexpower_assets.partitions import (
+    daily_partitions, monthly_partitions, partition_day, partition_days, partition_month,
 )
-from flexpower_assets.partitions import daily_partitions, monthly_partitions, partition_day
 from flexpower_assets.reports import render_reports
+from flexpower_assets.reports.inputs import load_report_inputs
 from resources.documents import DocumentStore
 from resources.warehouse_resource import WarehouseResource
 
@@ -50,9 +49,8 @@ def daily_performance_reports(context: dg.AssetExecutionContext, warehouse: Ware
 )
 def monthly_performance_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                 documents: DocumentStore) -> dg.MaterializeResult:
-    first = date.fromisoformat(context.partition_key)
-    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    report = build_monthly_report(f"{first:%Y-%m}", load_report_inputs(warehouse.get(), first, last))
+    days = partition_days(context)
+    report = build_monthly_report(partition_month(context), load_report_inputs(warehouse.get(), days[0], days[-1]))
     return _write(report, documents)
 
 

@@ -63,7 +63,7 @@ from flexpower_assets.domain.contracts import ZERO, Amount, DaySums, cents, micr
 from flexpower_assets.domain.contracts import dec as _dec
 from flexpower_assets.domain.infeed import CAPACITY_TOLERANCE
 from flexpower_assets.domain.portfolio import contract_conflicts
-from flexpower_assets.domain.time import QH, UTC_DATETIME, day_window, delivery_day_of, month_days
+from flexpower_assets.domain.time import UTC_DATETIME, day_ranges, delivery_day_of, month_days, quarter_hours_in_day
 from flexpower_assets.schemas import columns_of, validate
 from flexpower_assets.schemas.invoicing import LINE_SIGN, LINE_TYPES, Invoice, InvoiceDayVolume, InvoiceLine
 from flexpower_assets.schemas.published import SOURCES
@@ -97,24 +97,6 @@ __all__ = ["InvoiceSet", "assign_versions", "cents", "compute_invoices", "dso_of
 def invoice_id_of(contract_id: str, month: str) -> str:
     """``INV-<contract_id>-<YYYY-MM>``."""
     return f"INV-{contract_id}-{month}"
-
-
-def qh_count(day: date) -> int:
-    """QHs of a delivery day: 96, 92 on the spring DST day, 100 on the autumn one."""
-    start, end = day_window(day)
-    return (end - start) // QH
-
-
-def day_ranges(days: Iterable[date]) -> str:
-    """``2025-06-01..2025-06-03, 2025-06-07`` for a set of days."""
-    ordered = sorted(set(days))
-    runs: list[list[date]] = []
-    for day in ordered:
-        if runs and day - runs[-1][-1] == timedelta(days=1):
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
 
 
 def _require(frame: pl.DataFrame, name: str, columns: Iterable[str]) -> None:
@@ -348,7 +330,7 @@ def _day_volume_rows(invoice_id: str, day_terms: list[dict], stats: Mapping[date
     for terms in day_terms:
         day = terms["delivery_day"]
         s = stats.get(day, _Day(sources={})) if day in built else None
-        total = qh_count(day)
+        total = quarter_hours_in_day(day)
         rows.append({
             "invoice_id": invoice_id, "version": 0, "delivery_day": day, "is_built": s is not None,
             "volume_mwh": float(micro(s.volume)) if s is not None else None,
@@ -407,7 +389,7 @@ def _invoice(month: str, contract_id: str, day_terms: list[dict], stats: Mapping
     built_days = [t for t in day_terms if t["delivery_day"] in built]
     built_stats = [stats.get(t["delivery_day"], _Day(sources={})) for t in built_days]
     missing = [t["delivery_day"] for t in day_terms if t["delivery_day"] not in built]
-    n_qh = sum(qh_count(t["delivery_day"]) for t in built_days)
+    n_qh = sum(quarter_hours_in_day(t["delivery_day"]) for t in built_days)
     unpriced = sum(s.unpriced_qh for t, s in zip(built_days, built_stats) if _needs_vwap(t))
     redispatch_unpriced = sum(s.redispatch_unpriced_qh for s in built_stats)
     invoice = {

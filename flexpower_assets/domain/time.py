@@ -7,6 +7,7 @@ A delivery day is a calendar day in Europe/Berlin; every timestamp is stored in 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -84,6 +85,23 @@ def month_end(day: date) -> date:
 def days_in_month(day: date) -> int:
     """28 to 31: the days of the month of ``day``."""
     return month_end(day).day
+
+
+def quarter_hours_in_day(day: date) -> int:
+    """QHs of a delivery day: 96, 92 on the spring DST day, 100 on the autumn one."""
+    start, end = day_window(day)
+    return (end - start) // QH
+
+
+def day_ranges(days: Iterable[date]) -> str:
+    """Sorted distinct days as compact ranges: ``2025-06-01..2025-06-03, 2025-06-07``."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and day - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
 
 
 def to_utc(ts: datetime) -> datetime:

@@ -1,7 +1,7 @@
 """Performance reports as files: HTML per scope (Plotly charts) and a markdown summary for the UI.
 
 The figures and the written summary come from ``flexpower_assets.domain.reporting``; this package
-only draws and writes them. The Dagster assets call, per report::
+reads their inputs from the warehouse (``inputs``), draws and writes them. The Dagster assets call, per report::
 
     report = build_daily_report(day, load_report_inputs(warehouse, day, day))
     paths = render_reports(report, data_dir)  # every scope, and the folder's plotly.min.js
@@ -13,9 +13,9 @@ from flexpower_assets.domain.reporting import (
     ReportInputs,
     build_daily_report,
     build_monthly_report,
-    load_report_inputs,
     report_markdown_summary,
 )
+from flexpower_assets.reports.inputs import load_report_inputs
 from flexpower_assets.reports.html import (
     PLOTLY_BUNDLE,
     REPORT_KINDS,

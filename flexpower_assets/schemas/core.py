@@ -6,6 +6,8 @@ import datetime as dt
 
 import pandera.polars as pa
 
+from flexpower_assets.schemas import UtcDatetime
+
 
 class ContractDay(pa.DataFrameModel):
     """contract x delivery day: every contract of the day's CRM snapshot, and whether it is active.
@@ -21,3 +23,14 @@ class ContractDay(pa.DataFrameModel):
 
     class Config:
         unique = ["contract_id", "asset_id", "delivery_day"]
+
+
+class RedispatchCompensationPrice(pa.DataFrameModel):
+    """QH: the DSO's redispatch compensation price of the day (``core.redispatch_compensation``)."""
+
+    delivery_day: dt.date
+    delivery_start: UtcDatetime
+    price_eur_per_mwh: float
+
+    class Config:
+        unique = ["delivery_start"]

@@ -22,11 +22,11 @@ from flexpower_assets.domain.reporting import (
     ReportInputs,
     build_daily_report,
     build_monthly_report,
-    load_report_inputs,
     quarter_hours_of_day,
     report_markdown_summary,
 )
 from flexpower_assets.reports import (
+    load_report_inputs,
     plotly_bundle_path,
     render_report_html,
     render_reports,
