@@ -65,6 +65,7 @@ from flexpower_assets.domain.infeed import CAPACITY_TOLERANCE
 from flexpower_assets.domain.portfolio import contract_conflicts
 from flexpower_assets.domain.time import UTC_DATETIME, day_ranges, delivery_day_of, month_days, quarter_hours_in_day
 from flexpower_assets.schemas import columns_of, validate
+from flexpower_assets.schemas.inbound import Contract
 from flexpower_assets.schemas.invoicing import LINE_SIGN, LINE_TYPES, Invoice, InvoiceDayVolume, InvoiceLine
 from flexpower_assets.schemas.published import SOURCES
 
@@ -72,10 +73,8 @@ VAT_RATE = Decimal("0.19")
 DEFAULT_DSO_ID = "DSO"
 # Columns that are not content: excluded from the content hash and the change description.
 VERSION_FIELDS = ("version", "content_hash", "supersedes_version", "changes", "is_current")
-TERM_COLUMNS = [
-    "contract_id", "asset_id", "metering_point_id", "capacity_mw", "contract_begin", "contract_end",
-    "price_model", "price_eur_per_mwh", "fee_model", "fee", "fee_percent", "email",
-]
+# The contract columns an invoice reads: the registry's, without what does not bill.
+TERM_COLUMNS = [c for c in columns_of(Contract) if c not in ("technology", "snapshot_created_at")]
 
 
 @dataclass(frozen=True)
