@@ -163,8 +163,9 @@ def run_day_by_day(n_assets: int, days: int, seed: int = 7, workdir: Path | None
                  f"{day['seconds_compute']:>13.2f}{day['seconds_raw']:>8.2f}{day['seconds']:>8.2f}"
                  + ("" if day["success"] else "  FAILED"))
         summary = summarise(measured)
-        echo(f"first {summary['edge_days']} days: {summary['first_mean_s']:.2f} s a day (sd {summary['first_sd_s']:.2f}); "
-             f"last {summary['edge_days']}: {summary['last_mean_s']:.2f} s (sd {summary['last_sd_s']:.2f}); "
+        echo(f"first {summary['edge_days']} days: {summary['first_mean_s']:.2f} s a day "
+             f"(sd {summary['first_sd_s']:.2f}); last {summary['edge_days']}: {summary['last_mean_s']:.2f} s "
+             f"(sd {summary['last_sd_s']:.2f}); "
              f"difference {summary['last_minus_first_s']:+.2f} s")
         echo(f"fitted over all days: {summary['slope_s_per_stored_day'] * 1000:+.1f} ms per stored day "
              f"({summary['slope_over_all_days_s']:+.2f} s from the first to the last day); "

@@ -52,7 +52,7 @@ from flexpower_assets.ingestion.store import (
 from flexpower_assets.ingestion.workers import parse_chunks, parse_file
 from resources.warehouse import Warehouse, file_lock
 
-RECORD_BATCH = 25_000  # catalog rows written per transaction
+RECORD_BATCH = 50_000  # catalog rows written per transaction (each one opens, commits and checkpoints)
 
 __all__ = [  # the catalog's interface; the modules behind it each do one job
     "CATALOG", "CATALOG_COLUMNS", "LandingFile", "SyncReport", "accepted_rows", "file_days", "parse_file",

@@ -242,6 +242,9 @@ def _checked_forecast(path: Path, raw: bytes | None = None) -> tuple[Columnar, i
 
 def _reject_second_versions(batch: Batch, versions: list[int]) -> None:
     """Reject a file of an asset and version already read from an earlier file of the batch."""
+    pairs = pl.DataFrame({"asset": batch.assets, "version": versions}, schema={"asset": pl.String, "version": pl.Int64})
+    if not pairs.is_duplicated().any():  # the usual batch: one file per asset and version
+        return
     seen: dict[tuple[str, int], int] = {}
     for i, asset, version_ms in zip(batch.kept, batch.assets, versions):
         if i not in batch.sources:
