@@ -8,7 +8,7 @@ export FLEXPOWER_LANDING_DIR ?= $(CURDIR)/data/landing
 export FLEXPOWER_WAREHOUSE ?= $(CURDIR)/data/warehouse/flexpower.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-SAMPLE_ARGS := --assets 12 --start 2025-06-01 --days 30 --seed 7 --public-trades-per-day 20000
+SAMPLE_ARGS := --assets 12 --start 2025-06-01 --days 30 --seed 7 --public-trades-per-day 20000 --bidding
 
 .PHONY: venv demo test ui bench chromium
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from flexpower_assets.bidding.commands import bids_group, compliance_group, exchange_group
+from flexpower_assets.bidding.commands import bench_bids_command, bids_group, compliance_group, exchange_group
 from flexpower_assets.portal.commands import audit_group, portal_command, token_group
 from flexpower_assets.settings import Settings
 
@@ -151,7 +151,7 @@ def demo() -> None:
     sys.exit(run_demo(Settings.from_env(), echo=click.echo))
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--assets", "n_assets", type=int, default=1000, show_default=True)
 @click.option("--days", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
@@ -165,9 +165,14 @@ def demo() -> None:
               help="Let the days arrive one at a time (ingest, then build the day) and compare the cost "
                    "of the last days with the first.")
 @click.option("--public-trades-per-day", type=int, default=None, help="Market trades per day (default 200,000).")
-def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | None, layout: str,
+@click.pass_context
+def bench(ctx: click.Context, n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | None, layout: str,
           drop_caches: bool, day_by_day: bool, public_trades_per_day: int | None) -> None:
-    """Time ingestion and every contract table for N simulated assets; last line is JSON."""
+    """Time ingestion and every contract table for N simulated assets; last line is JSON.
+
+    `flexpower bench bids ...` times a day-ahead bid run instead."""
+    if ctx.invoked_subcommand is not None:
+        return
     if day_by_day:
         if baseline:
             raise click.UsageError("--baseline compares one ingestion of all days; it does not go with --day-by-day")
@@ -182,6 +187,7 @@ def bench(n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | N
                   layout=layout, drop_caches=drop_caches, public_trades_per_day=public_trades_per_day)
 
 
+bench.add_command(bench_bids_command, "bids")
 main.add_command(portal_command, "portal")
 main.add_command(token_group, "token")
 main.add_command(audit_group, "audit")

@@ -73,5 +73,8 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
     reports = settings.data_dir / "reports"
     if reports.exists():
         echo(f"reports: {reports}")
+    from flexpower_assets.bidding.demo import run_bid_demo
+
+    failures += run_bid_demo(settings, echo)
     echo(f"done in {time.perf_counter() - began:.0f} s; open the Dagster UI with `make ui`")
     return 1 if failures else 0

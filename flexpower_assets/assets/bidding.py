@@ -85,6 +85,7 @@ def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse
     context.log.info(f"{len(plan.tasks)} task(s) for {len(plan.assets)} asset(s), config {digest[:12]}; "
                      f"{len(failed)} asset(s) without solves")
     yield dg.Output(plan, "plan", metadata={"config_hash": digest, "tasks": len(plan.tasks),
+                                            "work_seconds": round(time.time() - began, 4),
                                             "assets": len(plan.assets), "assets_without_solves": len(failed)})
     tasks = plan.tasks or [SolveTask("", "", "", 0, ())]  # an empty fan-out would skip the collect
     for task in tasks:
@@ -97,6 +98,7 @@ def solve_chunk(context: dg.OpExecutionContext, bidding: BiddingResource, wareho
     """Solve one chunk in worker processes; known input hashes come from ``solver_run``."""
     if not task.inputs:
         return (task, [])
+    began = time.time()
     store = BidStore(warehouse.get())
     known_rows = store.known_solves([i.input_hash for i in task.inputs])
     known = {row["input_hash"]: result_from_row(row) for row in known_rows.iter_rows(named=True)}
@@ -109,16 +111,19 @@ def solve_chunk(context: dg.OpExecutionContext, bidding: BiddingResource, wareho
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     context.log.info(f"{task.asset_id} chunk {task.chunk}: {statuses} ({len(known)} known)")
+    context.add_output_metadata({"work_seconds": round(time.time() - began, 4), "solves": len(results)})
     return (task, results)
 
 
 @dg.op(out=dg.Out(io_manager_key=STEP_IO))
 def record_solves(context: dg.OpExecutionContext, warehouse: WarehouseResource, plan: DayPlan, chunks: list):
     """Every solve to ``solver_run`` (a known input hash adds no row); the stage's result."""
+    began = time.time()
     solves = results_by_asset(plan, [c for c in chunks if c[0].inputs])
     rows = solver_run_rows(plan, solves)
     new = BidStore(warehouse.get()).record_solves(rows)
     context.add_output_metadata({"solves": rows.height, "new_solver_run_rows": new,
+                                 "work_seconds": round(time.time() - began, 4),
                                  "optimal": int((rows["status"] == "optimal").sum()) if rows.height else 0})
     return {"plan": plan, "solves": solves}
 
@@ -190,7 +195,7 @@ def asset_bid_curve(context: dg.AssetExecutionContext, bidding: BiddingResource,
                if frame.height else pl.DataFrame())
     context.add_output_metadata({"assets": summary.height,
                                  "fallback_assets": int((summary["curve_status"] == FALLBACK).sum()) if summary.height else 0,
-                                 "aggregate_seconds": round(time.time() - began, 2)})
+                                 "work_seconds": round(time.time() - began, 4)})
     return frame
 
 
@@ -239,6 +244,7 @@ def _as_text(check):
 )
 def bid_matrix(context: dg.AssetExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
                notifier: Notifier, stage: dict, curves: pl.DataFrame):
+    began = time.time()
     plan: DayPlan = stage["plan"]
     by_rule: dict[str, list[str]] = {rule: [] for rule in validation.RULES}
     versions = {}
@@ -258,7 +264,8 @@ def bid_matrix(context: dg.AssetExecutionContext, bidding: BiddingResource, ware
                                             "first": dg.MetadataValue.md(
                                                 "\n".join(f"- {p}" for p in by_rule.get(rule, [])[:20]) or "none")})
               for rule in validation.RULES]
-    return dg.MaterializeResult(metadata={"versions": dg.MetadataValue.json(versions), "config_hash": plan.config_hash},
+    return dg.MaterializeResult(metadata={"versions": dg.MetadataValue.json(versions), "config_hash": plan.config_hash,
+                                          "work_seconds": round(time.time() - began, 4)},
                                 check_results=checks)
 
 
@@ -271,6 +278,7 @@ def bid_matrix(context: dg.AssetExecutionContext, bidding: BiddingResource, ware
 )
 def bid_submission(context: dg.AssetExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
                    notifier: Notifier, stage: dict):
+    began = time.time()
     plan: DayPlan = stage["plan"]
     solves = stage["solves"]
     config = plan.config
@@ -312,7 +320,8 @@ def bid_submission(context: dg.AssetExecutionContext, bidding: BiddingResource, 
         raise dg.Failure(description=f"every asset failed for {', '.join(failed_clients)}; incident records: "
                                       + ", ".join(paths), metadata={"incidents": dg.MetadataValue.json(paths),
                                                                     "outcomes": dg.MetadataValue.json(outcomes)})
-    return dg.MaterializeResult(metadata={"outcomes": dg.MetadataValue.json(outcomes)})
+    return dg.MaterializeResult(metadata={"outcomes": dg.MetadataValue.json(outcomes),
+                                          "work_seconds": round(time.time() - began, 4)})
 
 
 bidding_assets = [bid_solves, asset_bid_curve, bid_matrix, bid_submission]

@@ -36,7 +36,6 @@ def _day(value: str) -> date:
 def _desk(settings: Settings):
     from flexpower_assets.bidding.config import load_bidding_config
     from resources.bidding import BiddingResource
-    from resources.warehouse import Warehouse
 
     config = load_bidding_config(settings.bidding_config)
     resource = BiddingResource(config_path=str(settings.bidding_config), data_dir=str(settings.data_dir),
@@ -46,14 +45,13 @@ def _desk(settings: Settings):
     return config, resource
 
 
-def _validator(config, day: date, client_id: str):
+def _validator(config, day: date, client_id: str, settings: Settings):
     """The rule check of a client's matrix (capacity from the day's technical data)."""
     from flexpower_assets.bidding import validation
     from flexpower_assets.bidding.asset_types import asset_type
     from flexpower_assets.bidding.inputs import technical_source
     from resources.warehouse import Warehouse
 
-    settings = _settings()
     client = config.client(client_id)
     as_of = min(settings.current_time(), config.market.gate_closure_utc(day))
     sell = buy = 0.0
@@ -87,7 +85,6 @@ def _actor(token: str | None, config):
 
 
 def _open(day: date, client_id: str):
-    from flexpower_assets.bidding.desk import BidDesk  # noqa: F401
     from resources.warehouse import Warehouse
 
     settings = _settings()
@@ -96,7 +93,7 @@ def _open(day: date, client_id: str):
         config.client(client_id)
     except KeyError as error:
         raise click.BadParameter(str(error), param_hint="--client") from None
-    desk = resource.desk(Warehouse(settings.warehouse_path), config, _validator(config, day, client_id),
+    desk = resource.desk(Warehouse(settings.warehouse_path), config, _validator(config, day, client_id, settings),
                          alert=lambda s, b, sev: click.echo(f"[{sev.upper()}] {s}: {b}", err=True))
     return settings, config, resource, desk
 
@@ -306,4 +303,27 @@ def exchange_confirmations(host: str, port: int, decline: tuple[str, ...]) -> No
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-__all__ = ["bids_group", "compliance_group", "exchange_group"]
+@click.command("bids")
+@click.option("--clients", type=int, default=20, show_default=True)
+@click.option("--assets-per-client", type=int, default=10, show_default=True)
+@click.option("--scenarios", type=int, default=50, show_default=True)
+@click.option("--chunk-size", type=int, default=None, help="Solves per task (default: every scenario of an asset).")
+@click.option("--fault-share", type=float, default=0.0, show_default=True,
+              help="Share of solves injected to fail (seeded).")
+@click.option("--fault-kinds", default="raise,infeasible", show_default=True,
+              help="Comma-separated injected kinds: raise, hang, infeasible (a hang costs its solve's time limit).")
+@click.option("--workers", type=int, default=2, show_default=True, help="Solver worker processes per task.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None)
+def bench_bids_command(clients: int, assets_per_client: int, scenarios: int, chunk_size: int | None,
+                       fault_share: float, fault_kinds: str, workers: int, workdir: Path | None) -> None:
+    """Time one delivery day's bid run for N clients x M plants x S scenarios; last line is JSON."""
+    from flexpower_assets.bench.bids import run_bid_benchmark
+
+    summary = run_bid_benchmark(clients, assets_per_client, scenarios, fault_share=fault_share,
+                                fault_kinds=tuple(k for k in fault_kinds.split(",") if k), chunk_size=chunk_size,
+                                workers=workers, workdir=workdir, echo=click.echo)
+    if not summary["run_success"]:
+        sys.exit(1)
+
+
+__all__ = ["bench_bids_command", "bids_group", "compliance_group", "exchange_group"]
