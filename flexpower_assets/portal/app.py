@@ -25,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from flexpower_assets.portal.audit import AuditLog
+from flexpower_assets.portal.bids import register_bid_routes
 from flexpower_assets.portal.policy import (
     DEFAULT_POLICY,
     MAX_ROWS,
@@ -324,6 +325,9 @@ def create_app(warehouse_path: Path, data_dir: Path, state_dir: Path | None = No
     def reports(request: Request, who: Principal = Depends(principal)):
         request.state.resource = "reports"
         return [{"kind": r.kind, "period": r.period, "scope": r.scope, "url": r.url} for r in gate.reports(who)]
+
+    # the bid endpoints (maker-checker) live in their own module
+    register_bid_routes(app, principal, Path(warehouse_path), data_dir)
 
     return app
 

@@ -272,3 +272,52 @@ def test_maker_checker_through_the_command_line(world, monkeypatch):
     assert events == [("generated", "system"), ("validated", "system"), ("edited", "anna"), ("validated", "anna"),
                       ("rejected", "anna"), ("edited", "carla"), ("validated", "carla"), ("rejected", "carla"),
                       ("approved", "ben"), ("submitted", "ben")]
+
+
+def test_maker_checker_through_the_portal(world):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from flexpower_assets.portal.app import create_app
+    from flexpower_assets.portal.tokens import TokenStore
+
+    case, bench = world.open("complete")
+    assert bench.run().success
+    (bench.data / "bidding").mkdir(parents=True, exist_ok=True)
+    shutil.copy(bench.config_path, bench.data / "bidding" / "bidding.yaml")
+    tokens = TokenStore(bench.data / "portal")
+    who = {name: {"Authorization": f"Bearer {tokens.create(name, role)}"}
+           for name, role in [("anna", "trader"), ("ben", "head_of_trading"), ("olga", "operations"), ("carla", "admin")]}
+    client = TestClient(create_app(bench.root / "wh.duckdb", bench.data))
+    listing = client.get("/api/bids/2025-10-15", headers=who["olga"])
+    assert listing.status_code == 200
+    hyd_m = next(c for c in listing.json()["clients"] if c["client_id"] == "HYD-M")
+    assert [v["version"] for v in hyd_m["versions"]] == [1] and hyd_m["submitted_version"] is None
+    points = client.get("/api/bids/2025-10-15/HYD-M/versions/1", headers=who["olga"]).json()["points"]
+    by_mtu = {}
+    for p in points:
+        by_mtu.setdefault(p["delivery_start"], []).append(p)
+    # (MTU, point, volume of the point below) of each first rising point: lowering it keeps the curve monotone
+    rising = [(m, r[i]["point"], r[i - 1]["volume_mw"], r[i]["volume_mw"]) for m, r in sorted(by_mtu.items())
+              for i in [next((i for i in range(1, len(r)) if r[i]["volume_mw"] > r[i - 1]["volume_mw"]), None)]
+              if i is not None]
+    mtu, point, lower, original = rising[0]
+    edit = {"edits": [{"delivery_start": mtu, "point": point, "volume_mw": lower}]}
+    assert client.post("/api/bids/2025-10-15/HYD-M/edits", json=edit, headers=who["olga"]).status_code == 403
+    made = client.post("/api/bids/2025-10-15/HYD-M/edits", json=edit, headers=who["anna"])
+    assert made.status_code == 201 and made.json()["version"] == 2 and made.json()["made_by"] == "anna"
+    denied = client.post("/api/bids/2025-10-15/HYD-M/versions/2/approve", headers=who["anna"])
+    assert denied.status_code == 403 and "may not approve" in denied.json()["detail"]
+    back = {"base_version": 2, "edits": [{"delivery_start": mtu, "point": point, "volume_mw": original}]}
+    again = client.post("/api/bids/2025-10-15/HYD-M/edits", json=back, headers=who["carla"])
+    assert again.status_code == 409 and "equals version 1" in again.json()["detail"]  # putting it back is v1
+    mtu2, point2, lower2, _ = rising[1]
+    other = {"base_version": 2, "edits": [{"delivery_start": mtu2, "point": point2, "volume_mw": lower2}]}
+    third = client.post("/api/bids/2025-10-15/HYD-M/edits", json=other, headers=who["carla"])
+    assert third.status_code == 201 and third.json()["version"] == 3
+    own = client.post("/api/bids/2025-10-15/HYD-M/versions/3/approve", headers=who["carla"])
+    assert own.status_code == 403 and "carla made version 3" in own.json()["detail"]
+    approved = client.post("/api/bids/2025-10-15/HYD-M/versions/3/approve", headers=who["ben"])
+    assert approved.status_code == 200 and approved.json()["approved_by"] == "ben"
+    assert client.get("/api/bids/2025-10-15/HYD-Q/versions/1", headers=who["olga"]).status_code == 404
