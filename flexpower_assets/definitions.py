@@ -18,17 +18,20 @@ from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
 from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS, raw_assets
-from flexpower_assets.settings import Settings
+from flexpower_assets.settings import AlertSettings, Settings
+from resources.acknowledgements import Acknowledgements
 from resources.bidding import BiddingResource
 from resources.documents import DocumentStore
 from resources.io_manager import WarehouseIOManager
 from resources.landing import LandingZone
-from resources.notifier import LogNotifier
+from resources.notifier import Notifier
 from resources.warehouse_resource import WarehouseResource
 from schedules.bid_sensors import bid_deadline_sensor
-from schedules.jobs import bidding_job, daily_job, daily_reports_job, daily_selection, monthly_job
+from schedules.jobs import bidding_job, daily_job, daily_reports_job, daily_selection, ingest_job, monthly_job
 from schedules.schedules import schedules
-from schedules.sensors import SOURCE_KINDS, build_landing_sensor
+from schedules.sensors import (
+    SOURCES, build_landing_sensor, late_data_sensor, rebuild_after_daily_sensor, run_failure_alert_sensor,
+)
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *report_assets, *bidding_assets]
@@ -43,6 +46,18 @@ def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
     }
 
 
+def notifier_of(alerts: AlertSettings) -> Notifier:
+    """The notifier of the alert settings; secrets read from the environment stay references there
+    (the UI shows the variable's name, not its value)."""
+    secret = {"webhook_url": "FLEXPOWER_ALERT_WEBHOOK_URL", "smtp_password": "FLEXPOWER_ALERT_SMTP_PASSWORD"}
+    values = {name: getattr(alerts, name) for name in (
+        "webhook_url", "smtp_host", "smtp_port", "smtp_starttls", "smtp_user", "smtp_password", "mail_from",
+        "mail_to", "min_severity")}
+    if alerts.from_environment:
+        values.update({name: dg.EnvVar(variable) for name, variable in secret.items() if values[name]})
+    return Notifier(**values)
+
+
 def build_defs(settings: Settings | None = None,
                resource_overrides: Mapping[str, Any] | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
@@ -51,7 +66,8 @@ def build_defs(settings: Settings | None = None,
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "landing": LandingZone(path=str(settings.landing_dir), parse_workers=settings.parse_workers,
                                min_file_age_s=settings.min_file_age_s),
-        "notifier": LogNotifier(),
+        "notifier": notifier_of(settings.alerts),
+        "acknowledgements": Acknowledgements(path=str(settings.acknowledgements_path)),
         "documents": DocumentStore(path=str(settings.data_dir)),
         "bidding": BiddingResource(config_path=str(settings.bidding_config), data_dir=str(settings.data_dir),
                                    now=settings.now.isoformat() if settings.now else "", exchange_url=settings.exchange_url,
@@ -62,11 +78,11 @@ def build_defs(settings: Settings | None = None,
     }
     resources.update(resource_overrides or {})
     selection_by_kind = _downstream_by_kind()
-    target = daily_selection | dg.AssetSelection.assets(landing_files)
-    sensors = [build_landing_sensor(source, selection_by_kind, target) for source in SOURCE_KINDS]
+    sensors = [build_landing_sensor(source, selection_by_kind, settings.sensor_interval_s) for source in SOURCES]
+    sensors += [rebuild_after_daily_sensor, late_data_sensor, run_failure_alert_sensor]
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[daily_job, daily_reports_job, monthly_job, bidding_job],
+        jobs=[ingest_job, daily_job, daily_reports_job, monthly_job, bidding_job],
         schedules=schedules,
         sensors=[*sensors, bid_deadline_sensor],
         resources=resources,

@@ -3,12 +3,41 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where notifications go (README, "Alerts"); empty values switch a channel off."""
+
+    webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = "flexpower@localhost"
+    mail_to: str = ""
+    min_severity: str = "warning"
+    from_environment: bool = False  # secrets then stay environment references in the Dagster UI
+
+    @classmethod
+    def from_env(cls) -> AlertSettings:
+        env = os.environ.get
+        return cls(webhook_url=env("FLEXPOWER_ALERT_WEBHOOK_URL", ""),
+                   smtp_host=env("FLEXPOWER_ALERT_SMTP_HOST", ""),
+                   smtp_port=int(env("FLEXPOWER_ALERT_SMTP_PORT", "25")),
+                   smtp_starttls=env("FLEXPOWER_ALERT_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
+                   smtp_user=env("FLEXPOWER_ALERT_SMTP_USER", ""),
+                   smtp_password=env("FLEXPOWER_ALERT_SMTP_PASSWORD", ""),
+                   mail_from=env("FLEXPOWER_ALERT_MAIL_FROM", "flexpower@localhost"),
+                   mail_to=env("FLEXPOWER_ALERT_MAIL_TO", ""),
+                   min_severity=env("FLEXPOWER_ALERT_MIN_SEVERITY", "warning"), from_environment=True)
 
 
 @dataclass(frozen=True)
@@ -26,6 +55,9 @@ class Settings:
     min_file_age_s: float = 60.0
     bidding_config_path: Path | None = None  # default: <data_dir>/bidding/bidding.yaml
     now: datetime | None = None  # FLEXPOWER_NOW (ISO UTC); None = the wall clock
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    acknowledgements_path: Path = PROJECT_ROOT / "acknowledgements.yaml"
+    sensor_interval_s: int = 60  # minimum seconds between two ticks of a landing sensor
 
     @property
     def bidding_config(self) -> Path:
@@ -45,6 +77,7 @@ class Settings:
         executor = os.environ.get("FLEXPOWER_EXECUTOR", "in_process")
         min_age = float(os.environ.get("FLEXPOWER_MIN_FILE_AGE_S", "60"))
         bidding = os.environ.get("FLEXPOWER_BIDDING_CONFIG")
+        acknowledgements = Path(os.environ.get("FLEXPOWER_ACKNOWLEDGEMENTS", PROJECT_ROOT / "acknowledgements.yaml"))
         return cls(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve(),
                    data_dir=data_dir.resolve(), parse_workers=workers, executor=executor,
                    min_file_age_s=min_age,
@@ -52,7 +85,10 @@ class Settings:
                    now=parse_now(os.environ.get("FLEXPOWER_NOW")),
                    exchange_url=os.environ.get("FLEXPOWER_EXCHANGE_URL", ""),
                    external_approval_url=os.environ.get("FLEXPOWER_EXTERNAL_APPROVAL_URL", ""),
-                   solve_workers=int(os.environ.get("FLEXPOWER_SOLVE_WORKERS", "2")))
+                   solve_workers=int(os.environ.get("FLEXPOWER_SOLVE_WORKERS", "2")),
+
+                   alerts=AlertSettings.from_env(), acknowledgements_path=acknowledgements.resolve(),
+                   sensor_interval_s=int(os.environ.get("FLEXPOWER_SENSOR_INTERVAL_S", "60")))
 
 
 def parse_now(text: str | None) -> datetime | None:

@@ -11,6 +11,15 @@ daily_selection = dg.AssetSelection.groups(*DAILY_GROUPS)
 daily_reports_selection = dg.AssetSelection.groups("reports_daily")
 monthly_selection = dg.AssetSelection.groups(*MONTHLY_GROUPS)
 
+# The landing sensors hand new files to this job: hashing, parsing and registering happen in a
+# run, never in a sensor tick.
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.assets("landing_files"),
+    description="Register every new or changed landing file in the catalog (accepted / rejected / duplicate).",
+    tags={"flexpower/job": "ingest"},
+)
+
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=daily_selection,

@@ -1,80 +1,230 @@
-"""Landing sensors: one per source folder, requesting runs for exactly the days new files affect.
+"""Sensors: new landing files, what follows a rebuilt day, late data and alerts.
 
-Each sensor lists its folder, reads every file that arrived since its cursor to learn which
-delivery days its rows cover (the name promises nothing), and requests one run per affected
-day for the raw assets of those file kinds and everything downstream of them. Unreadable
-files trigger a run of ``landing_files``, which records the rejection where operators see it.
-Run keys carry the cursor mark, so a tick that is evaluated twice never starts a run twice.
+Landing sensors (one per source folder) never read a file's content. A tick lists the folder
+(``stat`` only), hands new or changed files to one ``ingest_job`` run, and reads the catalog's
+new registrations to request ``daily_job`` runs for exactly the delivery days their rows feed
+(only the raw assets of those kinds and what is downstream of them), for days the landing zone
+covers (``Coverage``); rejected files are alerted. Switched on for the first time, a sensor
+starts from what the catalog holds: registered files start nothing. Every step is bounded
+(files per tick, bytes hashed per tick, days requested per tick, lock waits), so a tick stays
+far below Dagster's 60 s sensor timeout whatever the backlog; the cursor carries the rest.
+
+``rebuild_after_daily_sensor`` follows every successful ``daily_job`` run with the day's reports
+(``daily_reports_job``) and, once no run of that month's days is queued or running, the month's
+invoices (``monthly_job``): a correction reaches reports and a new invoice version.
+
+``late_data_sensor`` judges the arrival windows of FORMATS.md (``quality/freshness.py``), records
+the verdicts as the ``*_on_time`` checks of ``landing_files`` and alerts once per late delivery.
+``run_failure_alert_sensor`` alerts on every failed run, naming its blocking check failures.
+Every sensor starts switched off (README, "Switching the sensors on").
 """
 
+from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from flexpower_assets.domain.time import BERLIN
-from flexpower_assets.ingestion.watch import Cursor, watch
+from flexpower_assets.ingestion.watch import (
+    Coverage, Cursor, WarehouseBusy, files_to_ingest, new_registrations, no_ingestion_running, plan_days,
+    snapshot_kind_days, source_folders, source_kinds,
+)
 from flexpower_assets.partitions import PARTITIONS_START, daily_partitions
+from flexpower_assets.quality.freshness import arrivals
 from resources.landing import LandingZone
+from resources.notifier import Notifier
+from resources.warehouse import Warehouse
+from resources.warehouse_resource import WarehouseResource
+from schedules.jobs import daily_job, daily_reports_job, ingest_job, monthly_job
 
-SOURCE_KINDS: dict[str, set[str]] = {
-    "crm": {"contracts"},
-    "vpp": {"technical_data", "forecast", "live"},
-    "dso": {"final_production", "redispatch_flags", "redispatch_compensation"},
-    "exchange": {"private_trades", "public_trades"},
-    "imbalance": {"imbalance_estimate", "imbalance_final"},
-}
+SOURCES = ("crm", "vpp", "dso", "exchange", "imbalance")
+SOURCE_KINDS: dict[str, set[str]] = {source: set(source_kinds(source)) for source in SOURCES}
+LOCK_WAIT_S = 5.0  # a tick waits this long for the warehouse or the ingestion lock, then tries later
+MAX_DAYS_PER_TICK = 31
 LANDING_FILES_KEY = dg.AssetKey("landing_files")
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
 
 
-def run_requests(source: str, days_by_kind: Mapping[str, set[date]], unreadable: Sequence,
-                 selection_by_kind: Mapping[str, Sequence[dg.AssetKey]], mark_ns: int,
-                 last_day: date) -> list[dg.RunRequest]:
-    """One run per affected day with the union of the affected kinds' assets; one for rejections.
+def _sensor_warehouse(resource: WarehouseResource) -> Warehouse:
+    return Warehouse(resource.get().path, timeout_s=LOCK_WAIT_S)
 
-    Days beyond the last partition (a forecast reaches 48 h ahead) are left to the routine run
-    that builds them once they exist; days before the first partition are not built at all.
-    """
-    keys_by_day: dict[date, set[dg.AssetKey]] = {}
-    for kind, days in days_by_kind.items():
-        for day in days:
-            keys_by_day.setdefault(day, set()).update(selection_by_kind[kind])
-    requests = [
-        dg.RunRequest(
-            run_key=f"{source}:{day.isoformat()}:{mark_ns}",
+
+def daily_run_requests(source: str, days: Mapping[date, set[str]],
+                       selection_by_kind: Mapping[str, Sequence[dg.AssetKey]], mark: str) -> list[dg.RunRequest]:
+    """One ``daily_job`` run per day, with the union of its kinds' raw assets and their downstream."""
+    requests = []
+    for day, kinds in sorted(days.items()):
+        keys = {key for kind in kinds for key in selection_by_kind[kind]}
+        requests.append(dg.RunRequest(
+            run_key=f"{source}:{day.isoformat()}:{mark}",
+            job_name=daily_job.name,
             partition_key=day.isoformat(),
             asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
-            tags={"flexpower/trigger": f"landing/{source}"},
-        )
-        for day, keys in sorted(keys_by_day.items())
-        if date.fromisoformat(PARTITIONS_START) <= day <= last_day
-    ]
-    if unreadable:
-        requests.append(dg.RunRequest(run_key=f"{source}:landing_files:{mark_ns}",
-                                      asset_selection=[LANDING_FILES_KEY],
-                                      tags={"flexpower/trigger": f"landing/{source}"}))
+            tags={"flexpower/trigger": f"landing/{source}", "flexpower/kinds": ",".join(sorted(kinds))},
+        ))
     return requests
 
 
-def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[dg.AssetKey]],
-                         target: dg.AssetSelection) -> dg.SensorDefinition:
-    kinds = SOURCE_KINDS[source]
+def ingest_run_request(source: str, files) -> dg.RunRequest:
+    digest = hashlib.sha1("\n".join(f"{f.relative}:{f.size_bytes}:{f.mtime_ns}" for f in files).encode())
+    return dg.RunRequest(run_key=f"{source}:ingest:{digest.hexdigest()[:16]}", job_name=ingest_job.name,
+                         tags={"flexpower/trigger": f"landing/{source}", "flexpower/new_files": str(len(files))})
 
-    @dg.sensor(name=f"landing_{source}_sensor", target=target, minimum_interval_seconds=60,
+
+def rejection_alert(source: str, rejected: list[dict], n_rejected: int) -> tuple[str, str]:
+    subject = f"{n_rejected} rejected file(s) in {source}/"
+    lines = [f"- {row['path']}: {row['error']}" for row in rejected]
+    if n_rejected > len(rejected):
+        lines.append(f"... and {n_rejected - len(rejected)} more (landing_files in the UI)")
+    return subject, "\n".join(lines)
+
+
+def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[dg.AssetKey]],
+                         interval_s: int = 60) -> dg.SensorDefinition:
+    kinds = SOURCE_KINDS[source]
+    folders = source_folders(source)
+
+    @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, daily_job], minimum_interval_seconds=interval_s,
                default_status=dg.DefaultSensorStatus.STOPPED,
-               description=f"New files in the landing zone's {source}/ folder re-run the days they cover.")
-    def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
+               description=f"New files in the landing zone's {source}/ folder: registered by ingest_job, "
+                           "then daily_job for the covered days their rows feed.")
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: WarehouseResource,
+                notifier: Notifier) -> dg.SensorResult:
+        began = time.monotonic()
         cursor = Cursor.load(context.cursor)
-        today = datetime.now(BERLIN).date()
-        result = watch(landing.root, kinds, cursor, today, min_age_s=landing.min_file_age_s)
-        if result.n_files == 0:
-            return dg.SensorResult(skip_reason=f"no new files in {source}/", cursor=cursor.dump())
-        for path, message in result.unreadable:
-            context.log.warning(f"unreadable file {path}: {message}")
-        last_day = date.fromisoformat(daily_partitions.get_last_partition_key())
-        requests = run_requests(source, result.days_by_kind, result.unreadable, selection_by_kind,
-                                result.cursor.mark_ns, last_day)
-        return dg.SensorResult(run_requests=requests, cursor=result.cursor.dump())
+        store = _sensor_warehouse(warehouse)
+        requests: list[dg.RunRequest] = []
+        try:
+            scan = files_to_ingest(landing.root, folders, store, cursor, min_age_s=landing.min_file_age_s)
+            cursor = scan.cursor
+            if scan.to_ingest:
+                requests.append(ingest_run_request(source, scan.to_ingest))
+            if scan.same_bytes:
+                context.log.info(f"{len(scan.same_bytes)} file(s) re-dropped with the same bytes: nothing to do")
+            with no_ingestion_running(store, LOCK_WAIT_S):
+                found = new_registrations(store, kinds, f"{source}/", cursor.registered_mark)
+                if found.mark != cursor.registered_mark or cursor.pending:
+                    today = datetime.now(BERLIN).date()
+                    for kind, paths in found.snapshot_paths.items():
+                        found.days_by_kind.setdefault(kind, set()).update(
+                            snapshot_kind_days(store, kind, paths, today))
+                    last = date.fromisoformat(daily_partitions.get_last_partition_key())
+                    now, pending = plan_days(found.days_by_kind, cursor.pending, Coverage.of(store),
+                                             date.fromisoformat(PARTITIONS_START), last, MAX_DAYS_PER_TICK)
+                    requests += daily_run_requests(source, now, selection_by_kind, found.mark or "none")
+                    cursor.registered_mark, cursor.pending = found.mark, pending
+        except WarehouseBusy as busy:
+            return dg.SensorResult(skip_reason=f"warehouse busy, trying again next tick ({busy})",
+                                   cursor=cursor.dump(), run_requests=requests)
+        if found.n_rejected:
+            subject, text = rejection_alert(source, found.rejected, found.n_rejected)
+            notifier.notify(subject, text, "warning", {"sensor": context.sensor_name})
+        context.log.info(f"listed {scan.n_listed} file(s), looked at {scan.n_looked_at}, "
+                         f"{len(scan.to_ingest)} to ingest, {len(requests)} run(s) requested, "
+                         f"{len(cursor.pending)} day(s) waiting for coverage, {time.monotonic() - began:.2f} s")
+        if not requests:
+            return dg.SensorResult(skip_reason=f"nothing new in {source}/", cursor=cursor.dump())
+        return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
 
     return _sensor
+
+
+# ---------------------------------------------------------------- what follows a rebuilt day
+
+@dg.sensor(name="rebuild_after_daily_sensor", jobs=[daily_reports_job, monthly_job], minimum_interval_seconds=30,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description="After a successful daily_job run: the day's reports, then (once the month's days are "
+                       "done) the month's invoices, so corrections reach reports and invoice versions.")
+def rebuild_after_daily_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    state = json.loads(context.cursor) if context.cursor else {"after": time.time(), "months": []}
+    instance = context.instance
+    finished = instance.get_runs(filters=dg.RunsFilter(job_name=daily_job.name,
+                                                       statuses=[dg.DagsterRunStatus.SUCCESS],
+                                                       updated_after=datetime.fromtimestamp(state["after"], UTC)),
+                                 limit=200)
+    requests, months = [], set(state["months"])
+    after = state["after"]
+    for run in sorted(finished, key=lambda r: r.run_id):
+        day = run.tags.get("dagster/partition")
+        record = instance.get_run_record_by_id(run.run_id)
+        if record is not None and record.update_timestamp is not None:
+            after = max(after, record.update_timestamp.timestamp())
+        if not day:
+            continue
+        requests.append(dg.RunRequest(run_key=f"reports:{day}:{run.run_id}", job_name=daily_reports_job.name,
+                                      partition_key=day, tags={"flexpower/trigger": f"rebuilt/{run.run_id}"}))
+        months.add(day[:7] + "-01")
+    busy = {run.tags.get("dagster/partition", "")[:7] + "-01"
+            for run in instance.get_runs(filters=dg.RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT),
+                                         limit=500)}
+    for month in sorted(months - busy):
+        requests.append(dg.RunRequest(run_key=f"monthly:{month}:{after}", job_name=monthly_job.name,
+                                      partition_key=month, tags={"flexpower/trigger": "rebuilt days"}))
+    cursor = json.dumps({"after": after, "months": sorted(months & busy)})
+    if not requests:
+        return dg.SensorResult(skip_reason="no daily run finished", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+# ---------------------------------------------------------------- late data
+
+@dg.sensor(name="late_data_sensor", minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Arrival windows of FORMATS.md (CRM weekly, technical data daily, DSO finals the day "
+                       "after): records the *_on_time checks of landing_files and alerts once per late delivery.")
+def late_data_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+                     notifier: Notifier) -> dg.SensorResult:
+    alerted = set(json.loads(context.cursor)) if context.cursor else set()
+    try:
+        verdicts = arrivals(_sensor_warehouse(warehouse), datetime.now(UTC))
+    except WarehouseBusy as busy:
+        return dg.SensorResult(skip_reason=f"warehouse busy ({busy})", cursor=context.cursor)
+    events = [arrival_evaluation(verdict) for verdict in verdicts]
+    for verdict in verdicts:
+        if verdict.late and verdict.slot not in alerted:
+            notifier.notify(f"Late data: {verdict.source}", f"{verdict.due} had not arrived by "
+                            f"{verdict.deadline:%Y-%m-%d %H:%M} UTC ({verdict.newest}).", "warning",
+                            {"check": f"landing_files:{verdict.check_name}"})
+            alerted.add(verdict.slot)
+    current = {verdict.slot for verdict in verdicts}
+    return dg.SensorResult(asset_events=events, cursor=json.dumps(sorted(alerted & current)))
+
+
+def arrival_evaluation(verdict) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=LANDING_FILES_KEY, check_name=verdict.check_name, passed=not verdict.late,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{verdict.due}: {'late' if verdict.late else 'arrived'} ({verdict.newest})",
+        metadata={"due": verdict.due, "deadline_utc": verdict.deadline.isoformat(), "newest": verdict.newest})
+
+
+# ---------------------------------------------------------------- failed runs
+
+def failed_blocking_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """``asset:check (partition)`` of every failed error-severity check of a run."""
+    failed = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            where = f" ({evaluation.partition})" if getattr(evaluation, "partition", None) else ""
+            failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}{where}")
+    return failed
+
+
+@dg.run_failure_sensor(name="run_failure_alert_sensor", default_status=dg.DefaultSensorStatus.STOPPED,
+                       monitor_all_code_locations=False,
+                       description="Alerts on every failed run, naming the blocking checks that failed.")
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, notifier: Notifier) -> None:
+    run = context.dagster_run
+    partition = run.tags.get("dagster/partition", "")
+    checks = failed_blocking_checks(context.instance, run.run_id)
+    subject = (f"Blocking check failed: {', '.join(checks)}" if checks
+               else f"Run failed: {run.job_name} {partition}".strip())
+    message = context.failure_event.message or "the run failed"
+    notifier.notify(subject, message, "error", {"job": run.job_name, "partition": partition or "none",
+                                                "run_id": run.run_id})

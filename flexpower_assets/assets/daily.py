@@ -10,7 +10,9 @@ next to the asset that finds them, as warnings unless bad numbers would flow dow
 import dagster as dg
 import polars as pl
 
-from flexpower_assets.assets.metadata import markdown_table, schema_check, schema_check_spec
+from flexpower_assets.assets.metadata import (
+    markdown_table, partitioned_check_spec, schema_check, schema_check_spec,
+)
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
 from flexpower_assets.domain import contracts as contract_rules
 from flexpower_assets.domain import forecasts, imbalance, infeed, portfolio, redispatch, trading
@@ -20,6 +22,7 @@ from flexpower_assets.partitions import daily_partitions, partition_day, partiti
 from flexpower_assets.schemas import published as contract
 from flexpower_assets.schemas import validate
 from flexpower_assets.schemas.core import ContractDay
+from resources.acknowledgements import Acknowledgements
 from resources.warehouse_resource import WarehouseResource
 
 # core tables live in the schema of their key prefix; published ones in DuckDB's default schema
@@ -28,6 +31,8 @@ CORE = {"partitions_def": daily_partitions, "metadata": {"partition_expr": "deli
 PUBLISHED = {"partitions_def": daily_partitions, "metadata": {"partition_expr": "delivery_day", "schema": "main"},
              "kinds": {"duckdb", "polars"}}
 WARN = dg.AssetCheckSeverity.WARN
+# FORMATS.md: volume is MW over the period, and the export labels it MWH; an unknown unit rejects the file
+DOCUMENTED_VOLUME_LABELS = ("MWH", "MW")
 ERROR = dg.AssetCheckSeverity.ERROR
 
 
@@ -48,9 +53,21 @@ def _with_day(frame: pl.DataFrame, context: dg.AssetExecutionContext) -> pl.Data
         "delivery_day", pl.exclude("delivery_day"))
 
 
-def _check(name: str, asset: str, passed: bool, severity=WARN, **metadata) -> dg.AssetCheckResult:
+def _check(context: dg.AssetExecutionContext, name: str, asset: str, passed: bool, severity=WARN,
+           **metadata) -> dg.AssetCheckResult:
+    """A check result that names its delivery day (in its description and metadata, besides its partition)."""
+    day = partition_day(context).isoformat()
     return dg.AssetCheckResult(check_name=name, asset_key=dg.AssetKey.from_user_string(asset),
-                               passed=bool(passed), severity=severity, metadata=metadata)
+                               passed=bool(passed), severity=severity, description=f"delivery day {day}",
+                               metadata={"delivery_day": day, **metadata})
+
+
+def _with_acknowledgements(acknowledgements: Acknowledgements, check: str,
+                           findings: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """The open findings, and the metadata naming the acknowledged ones (who, when, why)."""
+    open_findings, acknowledged = acknowledgements.split(check, findings)
+    return open_findings, {"n_acknowledged": acknowledged.height,
+                           "acknowledged": dg.MetadataValue.md(markdown_table(acknowledged))}
 
 
 # ---------------------------------------------------------------- portfolio
@@ -59,11 +76,11 @@ def _check(name: str, asset: str, passed: bool, severity=WARN, **metadata) -> dg
     key_prefix=["core"], group_name="core", **CORE,
     ins={"contracts": raw("contracts"), "technical": raw("technical_data")},
     check_specs=[
-        dg.AssetCheckSpec("contracts_consistent", asset=["core", "portfolio_assets"],
+        partitioned_check_spec("contracts_consistent", asset=["core", "portfolio_assets"],
                           description="Every active contract's terms fit its price and fee model."),
-        dg.AssetCheckSpec("capacity_agrees", asset=["core", "portfolio_assets"],
+        partitioned_check_spec("capacity_agrees", asset=["core", "portfolio_assets"],
                           description="CRM capacity (MW) agrees with the VPP technical data (kW)."),
-        dg.AssetCheckSpec("contracts_unique", asset=["core", "portfolio_assets"],
+        partitioned_check_spec("contracts_unique", asset=["core", "portfolio_assets"],
                           description="No asset has two active contracts and no metering point is on two "
                                       "assets (else the production is counted once and the invoices of the "
                                       "contracts involved are blocked)."),
@@ -71,7 +88,8 @@ def _check(name: str, asset: str, passed: bool, severity=WARN, **metadata) -> dg
     description="Assets in the portfolio on the day: active contracts of the applicable CRM snapshot, "
                 "with the VPP capacity next to the CRM one.",
 )
-def portfolio_assets(context: dg.AssetExecutionContext, contracts: pl.DataFrame, technical: pl.DataFrame):
+def portfolio_assets(context: dg.AssetExecutionContext, contracts: pl.DataFrame, technical: pl.DataFrame,
+                     acknowledgements: Acknowledgements):
     start, end = partition_window(context)
     day = partition_day(context)
     snapshot = portfolio.applicable_snapshot(contracts, end)
@@ -95,11 +113,16 @@ def portfolio_assets(context: dg.AssetExecutionContext, contracts: pl.DataFrame,
         "preview": dg.MetadataValue.md(markdown_table(frame.select(
             "contract_id", "asset_id", "technology", "capacity_mw", "capacity_vpp_kw", "price_model", "fee_model"))),
     })
-    yield _check("contracts_consistent", "core/portfolio_assets", issues.is_empty(),
-                 n_issues=issues.height, issues=dg.MetadataValue.md(markdown_table(issues)))
-    yield _check("capacity_agrees", "core/portfolio_assets", mismatches.is_empty(),
-                 n_mismatches=mismatches.height, mismatches=dg.MetadataValue.md(markdown_table(mismatches)))
-    yield _check("contracts_unique", "core/portfolio_assets", conflicts.is_empty(), severity=ERROR,
+    issues, acknowledged_issues = _with_acknowledgements(
+        acknowledgements, "core/portfolio_assets:contracts_consistent", issues)
+    mismatches, acknowledged_mismatches = _with_acknowledgements(
+        acknowledgements, "core/portfolio_assets:capacity_agrees", mismatches)
+    yield _check(context, "contracts_consistent", "core/portfolio_assets", issues.is_empty(),
+                 n_issues=issues.height, issues=dg.MetadataValue.md(markdown_table(issues)), **acknowledged_issues)
+    yield _check(context, "capacity_agrees", "core/portfolio_assets", mismatches.is_empty(),
+                 n_mismatches=mismatches.height, mismatches=dg.MetadataValue.md(markdown_table(mismatches)),
+                 **acknowledged_mismatches)
+    yield _check(context, "contracts_unique", "core/portfolio_assets", conflicts.is_empty(), severity=ERROR,
                  n_conflicts=conflicts.height, conflicts=dg.MetadataValue.md(markdown_table(conflicts)),
                  contracts_left_out=", ".join(sorted(set(every_active["contract_id"]) - set(active["contract_id"])))
                  or "none")
@@ -129,17 +152,18 @@ def _asset_grid(context, portfolio_frame: pl.DataFrame) -> pl.DataFrame:
     group_name="forecasts", **PUBLISHED,
     ins={"forecast_rows": raw("forecast"), "portfolio_frame": core("portfolio_assets")},
     check_specs=[schema_check_spec("asset_forecast", contract.AssetForecast),
-                 dg.AssetCheckSpec("forecast_coverage", asset="asset_forecast",
+                 partitioned_check_spec("forecast_coverage", asset="asset_forecast",
                                    description="Every portfolio asset has a latest and a tradeable forecast "
                                                "for every quarter-hour."),
-                 dg.AssetCheckSpec("forecast_within_capacity", asset="asset_forecast", blocking=True,
+                 partitioned_check_spec("forecast_within_capacity", asset="asset_forecast", blocking=True,
                                    description="0 <= forecast power <= 1.1 x capacity (it feeds best-of-infeed, "
                                                "imbalance and redispatch payouts).")],
     description="Latest and latest tradeable forecast per asset and quarter-hour, with their versions.",
 )
 def asset_forecast(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame, portfolio_frame: pl.DataFrame):
     frame = forecasts.latest_forecasts(forecast_rows, _asset_grid(context, portfolio_frame))
-    frame, schema_result = schema_check(frame, contract.AssetForecast, "asset_forecast")
+    frame, schema_result = schema_check(frame, contract.AssetForecast, "asset_forecast",
+                                        day=partition_day(context))
     missing = forecasts.missing_forecasts(frame)
     yield dg.Output(frame, metadata={
         "latest_energy_mwh": round(float(frame["latest_energy_mwh"].sum()), 3),
@@ -147,10 +171,10 @@ def asset_forecast(context: dg.AssetExecutionContext, forecast_rows: pl.DataFram
         "assets_with_gaps": missing.height,
     })
     yield schema_result
-    yield _check("forecast_coverage", "asset_forecast", missing.is_empty(),
+    yield _check(context, "forecast_coverage", "asset_forecast", missing.is_empty(),
                  assets_missing=missing.height, missing=dg.MetadataValue.md(markdown_table(missing)))
     implausible = infeed.forecasts_outside_capacity(frame, portfolio_frame)
-    yield _check("forecast_within_capacity", "asset_forecast", implausible.is_empty(), severity=ERROR,
+    yield _check(context, "forecast_within_capacity", "asset_forecast", implausible.is_empty(), severity=ERROR,
                  n_implausible=implausible.height, implausible=dg.MetadataValue.md(markdown_table(implausible)))
 
 
@@ -160,8 +184,8 @@ def asset_forecast(context: dg.AssetExecutionContext, forecast_rows: pl.DataFram
     description="Portfolio forecast per quarter-hour: sums over the assets that have one; missing ones counted.",
 )
 def portfolio_forecast(context: dg.AssetExecutionContext, asset_forecast: pl.DataFrame):
-    frame, schema_result = schema_check(forecasts.portfolio_forecast(asset_forecast), contract.PortfolioForecast,
-                                        "portfolio_forecast")
+    frame, schema_result = schema_check(forecasts.portfolio_forecast(asset_forecast), contract.PortfolioForecast, "portfolio_forecast",
+                                        day=partition_day(context))
     yield dg.Output(frame, metadata={
         "latest_energy_mwh": round(float(frame["latest_energy_mwh"].sum()), 3),
         "tradeable_energy_mwh": round(float(frame["tradeable_energy_mwh"].sum()), 3),
@@ -190,7 +214,7 @@ def live_infeed_qh(context: dg.AssetExecutionContext, points: pl.DataFrame,
 @dg.asset(
     key_prefix=["core"], group_name="core", **CORE,
     ins={"final_rows": raw("final_production"), "portfolio_frame": core("portfolio_assets")},
-    check_specs=[dg.AssetCheckSpec("final_complete", asset=["core", "final_production_qh"],
+    check_specs=[partitioned_check_spec("final_complete", asset=["core", "final_production_qh"],
                                    description="Every portfolio asset has final DSO data for every quarter-hour.")],
     description="DSO final production per asset and quarter-hour, corrections applied QH by QH.",
 )
@@ -202,7 +226,7 @@ def final_production_qh(context: dg.AssetExecutionContext, final_rows: pl.DataFr
             .with_columns(pl.col("final_qh").fill_null(0)).filter(pl.col("final_qh") < n_qh)
             .with_columns(missing_qh=n_qh - pl.col("final_qh")).sort("asset_id"))
     yield dg.Output(frame, metadata={"assets_with_final": counts.height})
-    yield _check("final_complete", "core/final_production_qh", gaps.is_empty(),
+    yield _check(context, "final_complete", "core/final_production_qh", gaps.is_empty(),
                  assets_incomplete=gaps.height, gaps=dg.MetadataValue.md(markdown_table(gaps)))
 
 
@@ -231,9 +255,9 @@ def redispatch_compensation(context: dg.AssetExecutionContext, prices: pl.DataFr
          "live_qh": core("live_infeed_qh"), "redispatched": core("redispatched_qh")},
     check_specs=[
         schema_check_spec("best_of_infeed", contract.BestOfInfeed),
-        dg.AssetCheckSpec("qh_completeness", asset="best_of_infeed",
+        partitioned_check_spec("qh_completeness", asset="best_of_infeed",
                           description="Quarter-hours per asset and source; fails when a quarter-hour has no value."),
-        dg.AssetCheckSpec("within_capacity", asset="best_of_infeed", blocking=True,
+        partitioned_check_spec("within_capacity", asset="best_of_infeed", blocking=True,
                           description="0 <= power <= 1.1 x capacity, except measured negative solar at night."),
     ],
     description="Best available production per asset and quarter-hour: final > live > forecast "
@@ -248,7 +272,8 @@ def best_of_infeed(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
             f"No production data at all for {partition_day(context)}: no final DSO value, no live point "
             f"and no forecast for any of the {portfolio_frame.height} portfolio assets. "
             "Check that the landing zone holds files for this day."))
-    frame, schema_result = schema_check(frame, contract.BestOfInfeed, "best_of_infeed")
+    frame, schema_result = schema_check(frame, contract.BestOfInfeed, "best_of_infeed",
+                                        day=partition_day(context))
     by_source = frame.group_by("asset_id", "source").len("qh").pivot(
         on="source", index="asset_id", values="qh").fill_null(0).sort("asset_id")
     missing = frame.filter(pl.col("source") == "missing").group_by("asset_id").len("missing_qh").sort("asset_id")
@@ -259,10 +284,10 @@ def best_of_infeed(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
         "energy_by_source": dg.MetadataValue.md(markdown_table(energy_by_source)),
     })
     yield schema_result
-    yield _check("qh_completeness", "best_of_infeed", missing.is_empty(),
+    yield _check(context, "qh_completeness", "best_of_infeed", missing.is_empty(),
                  qh_by_asset_and_source=dg.MetadataValue.md(markdown_table(by_source, max_rows=50)),
                  missing=dg.MetadataValue.md(markdown_table(missing)))
-    yield _check("within_capacity", "best_of_infeed", implausible.is_empty(), severity=ERROR,
+    yield _check(context, "within_capacity", "best_of_infeed", implausible.is_empty(), severity=ERROR,
                  n_implausible=implausible.height, implausible=dg.MetadataValue.md(markdown_table(implausible)))
 
 
@@ -273,7 +298,8 @@ def best_of_infeed(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
 )
 def portfolio_best_of_infeed(context: dg.AssetExecutionContext, best_of_infeed: pl.DataFrame):
     frame, schema_result = schema_check(infeed.portfolio_best_of_infeed(best_of_infeed),
-                                        contract.PortfolioBestOfInfeed, "portfolio_best_of_infeed")
+                                        contract.PortfolioBestOfInfeed, "portfolio_best_of_infeed",
+                                        day=partition_day(context))
     energy = best_of_infeed.group_by("source").agg(pl.col("energy_mwh").sum())
     total = float(energy["energy_mwh"].sum()) if energy.height else 0.0
     shares = {f"share_{row['source']}": round(row["energy_mwh"] / total, 4) if total else None
@@ -293,14 +319,15 @@ def _slices(trades: pl.DataFrame) -> pl.DataFrame:
     ins={"private_trades": raw("private_trades"), "public_trades": raw("public_trades")},
     check_specs=[
         schema_check_spec("trading_pnl", contract.TradingPnl),
-        dg.AssetCheckSpec("volume_unit_documented", asset="trading_pnl",
+        partitioned_check_spec("volume_unit_documented", asset="trading_pnl",
                           description="Trade volume label matches the documented unit (MW over the period)."),
     ],
     description="Trading PnL, volumes and VWAPs (ours and the market's) per quarter-hour.",
 )
 def trading_pnl(context: dg.AssetExecutionContext, private_trades: pl.DataFrame, public_trades: pl.DataFrame):
     frame = trading.trading_pnl(_slices(private_trades), _slices(public_trades), _grid(context))
-    frame, schema_result = schema_check(frame, contract.TradingPnl, "trading_pnl")
+    frame, schema_result = schema_check(frame, contract.TradingPnl, "trading_pnl",
+                                        day=partition_day(context))
     labels = sorted(set(private_trades["volume_unit_label"].unique().to_list())
                     | set(public_trades["volume_unit_label"].unique().to_list()))
     yield dg.Output(frame, metadata={
@@ -309,10 +336,11 @@ def trading_pnl(context: dg.AssetExecutionContext, private_trades: pl.DataFrame,
         "bought_mwh": round(float(frame["bought_mwh"].sum()), 3),
     })
     yield schema_result
-    yield _check("volume_unit_documented", "trading_pnl", all(label == "MW" for label in labels),
-                 labels_seen=", ".join(labels) or "none",
-                 note="Volume is power in MW over the delivery period (exchange documentation); energy "
-                      "is computed as MW x hours whatever the export's label says.")
+    undocumented = [label for label in labels if label not in DOCUMENTED_VOLUME_LABELS]
+    yield _check(context, "volume_unit_documented", "trading_pnl", not undocumented,
+                 labels_seen=", ".join(labels) or "none", undocumented=", ".join(undocumented) or "none",
+                 note="Volume is power in MW over the delivery period (exchange documentation); the export "
+                      "labels it MWH (FORMATS.md). Energy is MW x hours whatever the label says.")
 
 
 @dg.asset(
@@ -323,7 +351,8 @@ def trading_pnl(context: dg.AssetExecutionContext, private_trades: pl.DataFrame,
 )
 def trading_daily(context: dg.AssetExecutionContext, private_trades: pl.DataFrame, public_trades: pl.DataFrame):
     frame = trading.trading_daily(_slices(private_trades), _slices(public_trades), _grid(context))
-    frame, schema_result = schema_check(frame, contract.TradingDaily, "trading_daily")
+    frame, schema_result = schema_check(frame, contract.TradingDaily, "trading_daily",
+                                        day=partition_day(context))
     yield dg.Output(frame, metadata={"summary": dg.MetadataValue.md(markdown_table(frame))})
     yield schema_result
 
@@ -333,7 +362,7 @@ def trading_daily(context: dg.AssetExecutionContext, private_trades: pl.DataFram
 @dg.asset(
     key_prefix=["core"], group_name="core", **CORE,
     ins={"final": raw("imbalance_final"), "estimates": raw("imbalance_estimate")},
-    check_specs=[dg.AssetCheckSpec("price_coverage", asset=["core", "imbalance_prices"],
+    check_specs=[partitioned_check_spec("price_coverage", asset=["core", "imbalance_prices"],
                                    description="Quarter-hours priced final / by estimate / not at all.")],
     description="Imbalance price per quarter-hour: final reBAP, else the newest estimate, else missing.",
 )
@@ -341,7 +370,7 @@ def imbalance_prices(context: dg.AssetExecutionContext, final: pl.DataFrame, est
     frame = _with_day(imbalance.imbalance_prices(final, estimates, _grid(context)), context)
     counts = {source: int((frame["price_source"] == source).sum()) for source in ("final", "estimate", "missing")}
     yield dg.Output(frame, metadata={f"qh_{k}": v for k, v in counts.items()})
-    yield _check("price_coverage", "core/imbalance_prices", counts["missing"] == 0,
+    yield _check(context, "price_coverage", "core/imbalance_prices", counts["missing"] == 0,
                  **{f"qh_{k}": v for k, v in counts.items()})
 
 
@@ -349,14 +378,15 @@ def imbalance_prices(context: dg.AssetExecutionContext, final: pl.DataFrame, est
     group_name="imbalance", **PUBLISHED,
     ins={"prices": core("imbalance_prices"), "portfolio_frame": core("portfolio_assets")},
     check_specs=[schema_check_spec("asset_imbalance", contract.AssetImbalance),
-                 dg.AssetCheckSpec("imbalance_within_capacity", asset="asset_imbalance", blocking=True,
+                 partitioned_check_spec("imbalance_within_capacity", asset="asset_imbalance", blocking=True,
                                    description="|imbalance| <= 1.1 x capacity x 0.25 h per quarter-hour.")],
     description="Imbalance per asset and quarter-hour (production minus tradeable forecast) and its cost.",
 )
 def asset_imbalance(context: dg.AssetExecutionContext, best_of_infeed: pl.DataFrame,
                     asset_forecast: pl.DataFrame, prices: pl.DataFrame, portfolio_frame: pl.DataFrame):
     frame = imbalance.asset_imbalance(best_of_infeed, asset_forecast, prices)
-    frame, schema_result = schema_check(frame, contract.AssetImbalance, "asset_imbalance")
+    frame, schema_result = schema_check(frame, contract.AssetImbalance, "asset_imbalance",
+                                        day=partition_day(context))
     implausible = infeed.imbalances_outside_capacity(frame, portfolio_frame)
     yield dg.Output(frame, metadata={
         "imbalance_mwh": round(float(frame["imbalance_mwh"].sum()), 3),
@@ -364,7 +394,7 @@ def asset_imbalance(context: dg.AssetExecutionContext, best_of_infeed: pl.DataFr
         "qh_without_cost": int(frame["imbalance_cost_eur"].is_null().sum()),
     })
     yield schema_result
-    yield _check("imbalance_within_capacity", "asset_imbalance", implausible.is_empty(), severity=ERROR,
+    yield _check(context, "imbalance_within_capacity", "asset_imbalance", implausible.is_empty(), severity=ERROR,
                  n_implausible=implausible.height, implausible=dg.MetadataValue.md(markdown_table(implausible)))
 
 
@@ -375,7 +405,8 @@ def asset_imbalance(context: dg.AssetExecutionContext, best_of_infeed: pl.DataFr
 )
 def portfolio_imbalance(context: dg.AssetExecutionContext, asset_imbalance: pl.DataFrame, prices: pl.DataFrame):
     frame = imbalance.portfolio_imbalance(asset_imbalance, prices)
-    frame, schema_result = schema_check(frame, contract.PortfolioImbalance, "portfolio_imbalance")
+    frame, schema_result = schema_check(frame, contract.PortfolioImbalance, "portfolio_imbalance",
+                                        day=partition_day(context))
     yield dg.Output(frame, metadata={
         "net_cost_eur": round(float(frame["imbalance_cost_eur"].sum()), 2),
         "standalone_cost_eur": round(float(frame["standalone_cost_eur"].sum()), 2),

@@ -14,7 +14,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from flexpower_assets.assets.metadata import markdown_table
+from flexpower_assets.assets.metadata import markdown_table, partitioned_check_spec
 from flexpower_assets.domain import invoice_checks
 from flexpower_assets.domain.invoicing import (
     InvoiceSet, active_terms, assign_versions, compute_invoices, month_days, redispatch_claims,
@@ -78,11 +78,11 @@ def _month_of(context: dg.AssetExecutionContext) -> tuple[str, date]:
         "compensation": dg.AssetIn(key=["core", "redispatch_compensation"]),
     },
     check_specs=[
-        dg.AssetCheckSpec("every_active_contract_invoiced", asset="invoice", blocking=True),
-        dg.AssetCheckSpec("lines_sum_to_totals", asset="invoice", blocking=True),
-        dg.AssetCheckSpec("vat_is_19_percent", asset="invoice", blocking=True),
-        dg.AssetCheckSpec("no_day_without_infeed", asset="invoice", blocking=True),
-        dg.AssetCheckSpec("market_invoices_priced", asset="invoice",
+        partitioned_check_spec("every_active_contract_invoiced", asset="invoice", partitions_def=monthly_partitions, blocking=True),
+        partitioned_check_spec("lines_sum_to_totals", asset="invoice", partitions_def=monthly_partitions, blocking=True),
+        partitioned_check_spec("vat_is_19_percent", asset="invoice", partitions_def=monthly_partitions, blocking=True),
+        partitioned_check_spec("no_day_without_infeed", asset="invoice", partitions_def=monthly_partitions, blocking=True),
+        partitioned_check_spec("market_invoices_priced", asset="invoice", partitions_def=monthly_partitions,
                           description="Market-model invoices have a public VWAP for every producing QH."),
     ],
 
@@ -120,10 +120,11 @@ def invoices(context: dg.AssetExecutionContext, warehouse: WarehouseResource, do
     for name, attr in INVOICE_TABLES.items():
         frame = getattr(every_version, attr).with_columns(month_start=pl.lit(month_start, dtype=pl.Date))
         yield dg.Output(frame, output_name=name, metadata=summary if name == "invoice" else {})
-    yield from invoice_check_results(every_version, terms, best_of_infeed)
+    yield from invoice_check_results(every_version, terms, best_of_infeed, month)
 
 
-def invoice_check_results(invoice_set: InvoiceSet, terms: pl.DataFrame, best_of_infeed: pl.DataFrame):
+def invoice_check_results(invoice_set: InvoiceSet, terms: pl.DataFrame, best_of_infeed: pl.DataFrame,
+                          month: str | None = None):
     days = sorted(set(terms["delivery_day"].to_list()))
     active_ids = active_terms(terms, days)["contract_id"].unique().to_list()
     uninvoiced = invoice_checks.contracts_without_invoice(active_ids, invoice_set.invoices)
@@ -133,17 +134,18 @@ def invoice_check_results(invoice_set: InvoiceSet, terms: pl.DataFrame, best_of_
                 if best_of_infeed.height else pl.DataFrame(schema={"asset_id": pl.String, "delivery_day": pl.Date}))
     without_infeed = invoice_checks.days_used_without_infeed(invoice_set.day_volumes, invoice_set.invoices, boi_days)
     unpriced = invoice_checks.market_invoices_unpriced(invoice_set.invoices)
-    yield dg.AssetCheckResult(check_name="every_active_contract_invoiced", asset_key="invoice",
+    named = f"month {month}" if month else None
+    yield dg.AssetCheckResult(check_name="every_active_contract_invoiced", asset_key="invoice", description=named,
                               passed=not uninvoiced, severity=ERROR,
                               metadata={"missing": ", ".join(uninvoiced) or "none"})
-    yield dg.AssetCheckResult(check_name="lines_sum_to_totals", asset_key="invoice", passed=mismatched.is_empty(),
+    yield dg.AssetCheckResult(check_name="lines_sum_to_totals", asset_key="invoice", description=named, passed=mismatched.is_empty(),
                               severity=ERROR, metadata={"mismatches": dg.MetadataValue.md(markdown_table(mismatched))})
-    yield dg.AssetCheckResult(check_name="vat_is_19_percent", asset_key="invoice", passed=bad_vat.is_empty(),
+    yield dg.AssetCheckResult(check_name="vat_is_19_percent", asset_key="invoice", description=named, passed=bad_vat.is_empty(),
                               severity=ERROR, metadata={"wrong_lines": dg.MetadataValue.md(markdown_table(bad_vat))})
-    yield dg.AssetCheckResult(check_name="no_day_without_infeed", asset_key="invoice",
+    yield dg.AssetCheckResult(check_name="no_day_without_infeed", asset_key="invoice", description=named,
                               passed=without_infeed.is_empty(), severity=ERROR,
                               metadata={"days": dg.MetadataValue.md(markdown_table(without_infeed))})
-    yield dg.AssetCheckResult(check_name="market_invoices_priced", asset_key="invoice", passed=unpriced.is_empty(),
+    yield dg.AssetCheckResult(check_name="market_invoices_priced", asset_key="invoice", description=named, passed=unpriced.is_empty(),
                               severity=WARN, metadata={"unpriced": dg.MetadataValue.md(markdown_table(unpriced))})
 
 

@@ -1,44 +1,83 @@
-"""Which delivery days new landing files affect, and the cursor that remembers what was seen.
+"""What the landing sensors look at: cheap listings, the landing catalog, and their cursor.
 
-Used by the landing sensors. The cursor is a high-water mark of arrival time (max of a file's
-mtime and ctime, in ns) plus the paths seen at exactly that mark, so it stays small however
-many files arrive, a restart neither repeats nor misses a file, and a file copied in with an
-old modification time still counts (its ctime is new). A file re-written in place gets a new
-mark and is seen again.
+A landing sensor never parses a file. Each tick it
+
+1. lists its source's folders with ``stat`` only (``list_files``) and keeps the files that
+   arrived since its cursor and differ from what the catalog (``landing.files``) already holds
+   (``files_to_ingest``): a path whose size and modification time match its registration is
+   known; one whose size matches but whose time does not is hashed (a bounded number of bytes
+   per tick) and, with the same bytes, is a re-drop that starts nothing. What is left is handed
+   to one ingestion run, which hashes, parses and registers it;
+2. reads the registrations made since its cursor from the catalog (``new_registrations``): the
+   delivery days each kind's accepted files feed (stored with the registration) and the
+   rejected files (to alert on);
+3. requests the days that the landing zone covers (``Coverage``) and keeps the others pending.
+
+So a sensor switched on for the first time starts from what is registered, never from zero: the
+files already in the catalog are known and start nothing.
+
+The file cursor is a high-water mark of arrival time (max of a file's mtime and ctime, in ns)
+plus the paths seen at exactly that mark: it stays small however many files arrive, a restart
+neither repeats nor misses a file, and a file copied in with an old modification time still
+counts (its ctime is new). No Dagster here: the sensors in ``schedules/sensors.py`` wire it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from flexpower_assets.domain.time import BERLIN, UTC
-from flexpower_assets.ingestion.catalog import LandingFile, file_days, parse_file, scan_landing, settled_files
-from flexpower_assets.parsers.errors import InputFileError
+from flexpower_assets.domain.time import BERLIN, UTC, day_window
+from flexpower_assets.ingestion.catalog import CATALOG, LandingFile, settled_files
+from flexpower_assets.ingestion.hashing import file_sha256
+from flexpower_assets.parsers.registry import FILE_KINDS
+from resources.warehouse import Warehouse, WarehouseBusy, file_lock
 
-SNAPSHOT_KINDS = {"contracts": "snapshot_created_at", "technical_data": "file_created_at"}
+SNAPSHOT_KINDS = ("contracts", "technical_data")
 SNAPSHOT_HORIZON_DAYS = 7  # a snapshot re-runs at most a week of days (the CRM's weekly cadence)
 NAME_TIMESTAMP = re.compile(r"(\d{8})_(\d{6})|(\d{4}-\d{2}-\d{2})T(\d{6})Z")
+MAX_FILES_PER_TICK = 20_000  # new files looked at per tick; the cursor carries the rest
+MAX_HASH_BYTES_PER_TICK = 256 * 2**20  # re-dropped files hashed per tick (same bytes start nothing)
+MAX_PENDING_DAYS = 62  # days kept waiting for coverage in the cursor (the newest ones)
+DAYS_ARE_FED_BY = "private_trades"  # the days the business ran: a trade of ours falls in them
+
+
+def source_folders(source: str) -> list[str]:
+    """The landing folders of one source system (FORMATS.md layout)."""
+    return sorted({kind.folder for kind in FILE_KINDS if kind.source == source})
+
+
+def source_kinds(source: str) -> list[str]:
+    return sorted(kind.name for kind in FILE_KINDS if kind.source == source)
 
 
 @dataclass
 class Cursor:
+    """A sensor's memory: the arrival mark of files, the catalog mark, days waiting for coverage."""
+
     mark_ns: int = 0
     paths_at_mark: list[str] = field(default_factory=list)
+    registered_mark: str | None = None  # ISO time of the newest registration already handled
+    pending: dict[str, list[str]] = field(default_factory=dict)  # day -> kinds not yet requested
 
     @classmethod
     def load(cls, raw: str | None) -> Cursor:
         if not raw:
             return cls()
         data = json.loads(raw)
-        return cls(mark_ns=int(data["mark_ns"]), paths_at_mark=list(data["paths_at_mark"]))
+        return cls(mark_ns=int(data["mark_ns"]), paths_at_mark=list(data["paths_at_mark"]),
+                   registered_mark=data.get("registered_mark"), pending=dict(data.get("pending", {})))
 
     def dump(self) -> str:
-        return json.dumps({"mark_ns": self.mark_ns, "paths_at_mark": sorted(self.paths_at_mark)})
+        return json.dumps({"mark_ns": self.mark_ns, "paths_at_mark": sorted(self.paths_at_mark),
+                           "registered_mark": self.registered_mark,
+                           "pending": {day: sorted(kinds) for day, kinds in sorted(self.pending.items())}})
 
     def is_new(self, file: LandingFile) -> bool:
         return file.arrived_ns > self.mark_ns or (
@@ -52,20 +91,154 @@ class Cursor:
         at_mark = [f.relative for f in files if f.arrived_ns == mark]
         if mark == self.mark_ns:
             at_mark = sorted(set(self.paths_at_mark) | set(at_mark))
-        return Cursor(mark_ns=mark, paths_at_mark=at_mark)
+        return Cursor(mark_ns=mark, paths_at_mark=at_mark, registered_mark=self.registered_mark,
+                      pending=dict(self.pending))
+
+
+def list_files(landing_dir: Path, folders: Collection[str]) -> list[LandingFile]:
+    """Every regular file directly in ``folders``, by arrival: names and ``stat`` only."""
+    root = str(landing_dir)
+    found: list[LandingFile] = []
+    for folder in sorted(folders):
+        directory = os.path.join(root, folder)
+        if not os.path.isdir(directory):
+            continue
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not entry.is_file():
+                    continue
+                stat = entry.stat()
+                found.append(LandingFile(root=root, relative=f"{folder}/{entry.name}", kind=None,
+                                         size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                                         arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
+                                         ctime_ns=stat.st_ctime_ns))
+    found.sort(key=lambda f: (f.arrived_ns, f.relative))
+    return found
+
+
+def latest_registrations(warehouse: Warehouse, paths: Collection[str]) -> dict[str, dict]:
+    """The newest catalog row (size, mtime, sha256) of each of ``paths`` that is registered."""
+    if not paths or not warehouse.table_exists("landing", "files"):
+        return {}
+    rows = warehouse.read(
+        f"select path, size_bytes, mtime_ns, sha256 from {CATALOG} where list_contains(?, path) "
+        f"qualify row_number() over (partition by path order by registered_at desc) = 1",
+        [sorted(paths)])
+    return {row["path"]: row for row in rows.iter_rows(named=True)}
 
 
 @dataclass
-class WatchResult:
+class FileScan:
+    """What the listing found: files for an ingestion run, re-drops, and the moved cursor."""
+
+    to_ingest: list[LandingFile]
+    same_bytes: list[str]
+    cursor: Cursor
+    n_listed: int
+    n_looked_at: int
+
+
+def files_to_ingest(landing_dir: Path, folders: Collection[str], warehouse: Warehouse, cursor: Cursor,
+                    max_files: int = MAX_FILES_PER_TICK, max_hash_bytes: int = MAX_HASH_BYTES_PER_TICK,
+                    min_age_s: float = 0.0, now: datetime | None = None) -> FileScan:
+    """New or changed files of some folders that the catalog does not hold in this form.
+
+    At most ``max_files`` files and ``max_hash_bytes`` of hashing per call; the cursor moves over
+    the files looked at, so the next call goes on from there. Files still being written (changed
+    less than ``min_age_s`` ago, see ``settled_files``) arrived after every settled one: the
+    cursor stays below them and a later tick hands them over.
+    """
+    listed = list_files(landing_dir, folders)
+    settled, _unsettled = settled_files(listed, min_age_s, now or datetime.now(UTC))
+    new = [f for f in settled if cursor.is_new(f)][:max_files]
+    known = latest_registrations(warehouse, [f.relative for f in new])
+    to_ingest: list[LandingFile] = []
+    same_bytes: list[str] = []
+    looked_at: list[LandingFile] = []
+    hashed = 0
+    for file in new:
+        previous = known.get(file.relative)
+        if previous is not None and previous["size_bytes"] == file.size_bytes:
+            if previous["mtime_ns"] != file.mtime_ns:
+                if hashed + file.size_bytes > max_hash_bytes and looked_at:
+                    break  # the rest next tick
+                hashed += file.size_bytes
+                if file_sha256(file.path) != previous["sha256"]:
+                    to_ingest.append(file)
+                else:
+                    same_bytes.append(file.relative)
+        else:
+            to_ingest.append(file)
+        looked_at.append(file)
+    return FileScan(to_ingest=to_ingest, same_bytes=same_bytes, cursor=cursor.advanced(looked_at),
+                    n_listed=len(listed), n_looked_at=len(looked_at))
+
+
+@contextmanager
+def no_ingestion_running(warehouse: Warehouse, timeout_s: float):
+    """Hold the ingestion lock of ``sync_landing`` (``<warehouse>.ingest.lock``) while reading.
+
+    Files registered by one sync share its registration time and are recorded chunk by chunk:
+    reading the catalog while a sync is half-way would take its first chunks for all of them.
+    Raises ``WarehouseBusy`` when a sync holds the lock longer than ``timeout_s``.
+    """
+    with file_lock(Path(f"{warehouse.path}.ingest.lock"), exclusive=True, timeout_s=timeout_s):
+        yield
+
+
+@dataclass
+class Registrations:
+    """Catalog rows registered after a mark: the days each kind feeds, and the rejections."""
+
     days_by_kind: dict[str, set[date]] = field(default_factory=dict)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)
-    cursor: Cursor = field(default_factory=Cursor)
-    n_files: int = 0
+    snapshot_paths: dict[str, list[str]] = field(default_factory=dict)
+    rejected: list[dict] = field(default_factory=list)
+    n_rejected: int = 0
+    mark: str | None = None
 
 
-def name_created_at(path: Path) -> datetime | None:
+def _source_filter(kinds: Collection[str], prefix: str) -> tuple[str, list]:
+    return "(list_contains(?, kind) or (kind is null and starts_with(path, ?)))", [sorted(kinds), prefix]
+
+
+def new_registrations(warehouse: Warehouse, kinds: Collection[str], prefix: str, mark: str | None,
+                      max_rejected: int = 20) -> Registrations:
+    """What the catalog registered for some kinds (and unrecognised files under ``prefix``) since ``mark``."""
+    result = Registrations(mark=mark)
+    if not warehouse.table_exists("landing", "files"):
+        return result
+    source, params = _source_filter(kinds, prefix)
+    since = "registered_at > ?::timestamptz" if mark else "true"
+    since_params = [mark] if mark else []
+    top = warehouse.read(f"select max(registered_at) as mark from {CATALOG} where {source} and {since}",
+                         [*params, *since_params])
+    if top["mark"][0] is None:
+        return result
+    result.mark = top["mark"][0].isoformat()
+    window = f"{source} and {since} and registered_at <= ?::timestamptz"
+    window_params = [*params, *since_params, result.mark]
+    days = warehouse.read(
+        f"select kind, unnest(delivery_days) as day from {CATALOG} where {window} "
+        f"and status in ('accepted', 'replaced') and delivery_days is not null group by all",
+        window_params)
+    for kind, day in days.iter_rows():
+        result.days_by_kind.setdefault(kind, set()).add(day)
+    snapshots = warehouse.read(
+        f"select kind, path from {CATALOG} where {window} and status in ('accepted', 'replaced') "
+        f"and list_contains(?, kind) order by path", [*window_params, list(SNAPSHOT_KINDS)])
+    for kind, path in snapshots.iter_rows():
+        result.snapshot_paths.setdefault(kind, []).append(path)
+    rejected = warehouse.read(
+        f"select path, error, count(*) over () as n from {CATALOG} where {window} and status = 'rejected' "
+        f"order by path limit ?", [*window_params, max_rejected])
+    result.rejected = rejected.select("path", "error").to_dicts()
+    result.n_rejected = int(rejected["n"][0]) if rejected.height else 0
+    return result
+
+
+def name_created_at(path: Path | str) -> datetime | None:
     """The creation timestamp in a CRM or technical-data file name (UTC)."""
-    match = NAME_TIMESTAMP.search(path.name)
+    match = NAME_TIMESTAMP.search(Path(path).name)
     if not match:
         return None
     if match.group(1):
@@ -87,29 +260,76 @@ def snapshot_days(created_at: datetime, later: Iterable[datetime], today: date) 
     return {first + timedelta(days=i) for i in range((stop - first).days)} or {first}
 
 
-def watch(landing_dir: Path, kinds: set[str], cursor: Cursor, today: date,
-          max_files: int = 5000, min_age_s: float = 0.0) -> WatchResult:
-    """New files of some kinds since the cursor, and the delivery days each kind must re-run.
+def accepted_paths(warehouse: Warehouse, kind: str) -> list[str]:
+    if not warehouse.table_exists("landing", "files"):
+        return []
+    return warehouse.read(f"select path from {CATALOG} where kind = ? and status = 'accepted'", [kind])["path"].to_list()
 
-    Files still changing (younger than ``min_age_s``) are not looked at yet: they arrived after
-    every settled file, so the cursor stays below them and a later tick sees them.
+
+def snapshot_kind_days(warehouse: Warehouse, kind: str, paths: Iterable[str], today: date) -> set[date]:
+    """The days newly registered CRM or technical-data snapshots apply to (by their names' times)."""
+    siblings = [t for t in (name_created_at(p) for p in accepted_paths(warehouse, kind)) if t is not None]
+    days: set[date] = set()
+    for path in paths:
+        created = name_created_at(path)
+        if created is not None:
+            days |= snapshot_days(created, siblings, today)
+    return days
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which delivery days the landing zone covers, so that a run of them can produce the day.
+
+    A day is covered when a CRM snapshot applies to it (one was created before the day's end, so
+    the day has a portfolio) and one of our trades falls in it (an accepted private-trades export
+    names the day: the business ran that day, the same rule as ``flexpower demo``). Other days
+    (before the first snapshot, after the last data, forecasts for days not traded yet) are not
+    requested; they wait in the cursor until they are covered.
     """
-    files, _unsettled = settled_files(scan_landing(landing_dir, kinds), min_age_s, datetime.now(UTC))
-    new = [f for f in files if cursor.is_new(f)][:max_files]
-    result = WatchResult(cursor=cursor.advanced(new), n_files=len(new))
-    for file in new:
-        try:
-            frame = parse_file(file)
-        except InputFileError as error:
-            result.unreadable.append((file.relative, str(error)))
+
+    traded_days: frozenset[date]
+    first_snapshot_at: datetime | None
+
+    def covers(self, day: date) -> bool:
+        return (self.first_snapshot_at is not None and day in self.traded_days
+                and day_window(day)[1] > self.first_snapshot_at)
+
+    @classmethod
+    def of(cls, warehouse: Warehouse) -> Coverage:
+        if not warehouse.table_exists("landing", "files"):
+            return cls(frozenset(), None)
+        traded = warehouse.read(
+            f"select distinct unnest(delivery_days) as day from {CATALOG} where kind = ? and status = 'accepted'",
+            [DAYS_ARE_FED_BY])["day"].to_list()
+        created = [t for t in (name_created_at(p) for p in accepted_paths(warehouse, "contracts")) if t is not None]
+        return cls(frozenset(traded), min(created) if created else None)
+
+
+def plan_days(days_by_kind: dict[str, set[date]], pending: dict[str, list[str]], coverage: Coverage,
+              first: date, last: date, max_days: int) -> tuple[dict[date, set[str]], dict[str, list[str]]]:
+    """Split the affected days (new and pending) into those to request now and those to keep waiting.
+
+    Days outside ``first``..``last`` (the partitions) are dropped; covered ones are requested,
+    oldest first and at most ``max_days``; the rest wait, at most ``MAX_PENDING_DAYS`` (the newest).
+    """
+    wanted: dict[date, set[str]] = {date.fromisoformat(day): set(kinds) for day, kinds in pending.items()}
+    for kind, days in days_by_kind.items():
+        for day in days:
+            wanted.setdefault(day, set()).add(kind)
+    now: dict[date, set[str]] = {}
+    waiting: dict[date, set[str]] = {}
+    for day in sorted(wanted):
+        if not first <= day <= last:
             continue
-        kind = file.kind.name
-        if kind in SNAPSHOT_KINDS:
-            created = frame[SNAPSHOT_KINDS[kind]].max() if frame.height else name_created_at(file.path)
-            siblings = [name_created_at(f.path) for f in files if f.kind is not None and f.kind.name == kind
-                        and f is not file]
-            days = snapshot_days(created, [t for t in siblings if t is not None], today)
+        if coverage.covers(day) and len(now) < max_days:
+            now[day] = wanted[day]
         else:
-            days = set(file_days(kind, frame))
-        result.days_by_kind.setdefault(kind, set()).update(days)
-    return result
+            waiting[day] = wanted[day]
+    kept = sorted(waiting)[-MAX_PENDING_DAYS:]
+    return now, {day.isoformat(): sorted(waiting[day]) for day in kept}
+
+
+__all__ = ["Coverage", "Cursor", "FileScan", "Registrations", "WarehouseBusy", "files_to_ingest",
+           "list_files", "name_created_at", "new_registrations", "no_ingestion_running", "plan_days",
+           "snapshot_days", "snapshot_kind_days", "source_folders", "source_kinds"]

@@ -1,0 +1,1 @@
+"""Data-quality plumbing without Dagster: acknowledged findings and the arrival (freshness) rules."""
