@@ -109,7 +109,7 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
                 context.log.info(f"{len(scan.same_bytes)} file(s) re-dropped with the same bytes: nothing to do")
             with no_ingestion_running(store, LOCK_WAIT_S):
                 found = new_registrations(store, kinds, f"{source}/", cursor.registered_mark)
-                if found.mark != cursor.registered_mark or cursor.pending:
+                if cursor.registered_mark is not None and (found.mark != cursor.registered_mark or cursor.pending):
                     today = datetime.now(BERLIN).date()
                     for kind, paths in found.snapshot_paths.items():
                         found.days_by_kind.setdefault(kind, set()).update(
@@ -118,13 +118,14 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
                     now, pending = plan_days(found.days_by_kind, cursor.pending, Coverage.of(store),
                                              date.fromisoformat(PARTITIONS_START), last, MAX_DAYS_PER_TICK)
                     requests += daily_run_requests(source, now, selection_by_kind, found.mark or "none")
-                    cursor.registered_mark, cursor.pending = found.mark, pending
+                    cursor.pending = pending
+                cursor.registered_mark = found.mark
         except WarehouseBusy as busy:
             return dg.SensorResult(skip_reason=f"warehouse busy, trying again next tick ({busy})",
                                    cursor=cursor.dump(), run_requests=requests)
         if found.n_rejected:
             subject, text = rejection_alert(source, found.rejected, found.n_rejected)
-            notifier.notify(subject, text, "warning", {"sensor": context.sensor_name})
+            notifier.notify(subject, text, "warning", {"sensor": f"landing_{source}_sensor"})
         context.log.info(f"listed {scan.n_listed} file(s), looked at {scan.n_looked_at}, "
                          f"{len(scan.to_ingest)} to ingest, {len(requests)} run(s) requested, "
                          f"{len(cursor.pending)} day(s) waiting for coverage, {time.monotonic() - began:.2f} s")

@@ -63,7 +63,7 @@ class Cursor:
 
     mark_ns: int = 0
     paths_at_mark: list[str] = field(default_factory=list)
-    registered_mark: str | None = None  # ISO time of the newest registration already handled
+    registered_mark: str | None = None  # ISO time of the newest registration handled ("" = none yet)
     pending: dict[str, list[str]] = field(default_factory=dict)  # day -> kinds not yet requested
 
     @classmethod
@@ -203,9 +203,14 @@ def _source_filter(kinds: Collection[str], prefix: str) -> tuple[str, list]:
 
 def new_registrations(warehouse: Warehouse, kinds: Collection[str], prefix: str, mark: str | None,
                       max_rejected: int = 20) -> Registrations:
-    """What the catalog registered for some kinds (and unrecognised files under ``prefix``) since ``mark``."""
+    """What the catalog registered for some kinds (and unrecognised files under ``prefix``) since ``mark``.
+
+    ``mark`` None means the sensor's first tick: what is registered already is taken as handled
+    (the mark moves to the newest registration, or to ``""``, the beginning, on an empty catalog).
+    """
     result = Registrations(mark=mark)
     if not warehouse.table_exists("landing", "files"):
+        result.mark = mark if mark is not None else ""
         return result
     source, params = _source_filter(kinds, prefix)
     since = "registered_at > ?::timestamptz" if mark else "true"
@@ -213,13 +218,16 @@ def new_registrations(warehouse: Warehouse, kinds: Collection[str], prefix: str,
     top = warehouse.read(f"select max(registered_at) as mark from {CATALOG} where {source} and {since}",
                          [*params, *since_params])
     if top["mark"][0] is None:
+        result.mark = mark if mark is not None else ""
         return result
     result.mark = top["mark"][0].isoformat()
+    if mark is None:
+        return result  # switched on: start from what is registered
     window = f"{source} and {since} and registered_at <= ?::timestamptz"
     window_params = [*params, *since_params, result.mark]
     days = warehouse.read(
-        f"select kind, unnest(delivery_days) as day from {CATALOG} where {window} "
-        f"and status in ('accepted', 'replaced') and delivery_days is not null group by all",
+        f"select distinct kind, day from (select kind, unnest(delivery_days) as day from {CATALOG} "
+        f"where {window} and status in ('accepted', 'replaced') and delivery_days is not null)",
         window_params)
     for kind, day in days.iter_rows():
         result.days_by_kind.setdefault(kind, set()).add(day)
