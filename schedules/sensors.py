@@ -143,19 +143,21 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
            description="After a successful daily_job run: the day's reports, then (once the month's days are "
                        "done) the month's invoices, so corrections reach reports and invoice versions.")
 def rebuild_after_daily_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    state = json.loads(context.cursor) if context.cursor else {"after": time.time(), "months": []}
     instance = context.instance
-    finished = instance.get_runs(filters=dg.RunsFilter(job_name=daily_job.name,
-                                                       statuses=[dg.DagsterRunStatus.SUCCESS],
-                                                       updated_after=datetime.fromtimestamp(state["after"], UTC)),
-                                 limit=200)
-    requests, months = [], set(state["months"])
-    after = state["after"]
-    for run in sorted(finished, key=lambda r: r.run_id):
-        day = run.tags.get("dagster/partition")
-        record = instance.get_run_record_by_id(run.run_id)
-        if record is not None and record.update_timestamp is not None:
-            after = max(after, record.update_timestamp.timestamp())
+    if context.cursor:
+        state = json.loads(context.cursor)
+    else:  # switched on: what finished before is not replayed
+        latest = instance.fetch_run_status_changes(dg.DagsterEventType.RUN_SUCCESS, limit=1).records
+        state = {"after_id": latest[0].storage_id if latest else 0, "months": []}
+    changes = instance.fetch_run_status_changes(
+        dg.RunStatusChangeRecordsFilter(event_type=dg.DagsterEventType.RUN_SUCCESS, after_storage_id=state["after_id"],
+                                        job_names=[daily_job.name]), limit=200, ascending=True)
+    requests, months, after_id = [], set(state["months"]), state["after_id"]
+    for record in changes.records:
+        after_id = max(after_id, record.storage_id)
+        run = instance.get_run_by_id(record.run_id)
+        # (the storage may ignore the job filter: the job is checked here too)
+        day = run.tags.get("dagster/partition") if run and run.job_name == daily_job.name else None
         if not day:
             continue
         requests.append(dg.RunRequest(run_key=f"reports:{day}:{run.run_id}", job_name=daily_reports_job.name,
@@ -165,9 +167,9 @@ def rebuild_after_daily_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
             for run in instance.get_runs(filters=dg.RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT),
                                          limit=500)}
     for month in sorted(months - busy):
-        requests.append(dg.RunRequest(run_key=f"monthly:{month}:{after}", job_name=monthly_job.name,
+        requests.append(dg.RunRequest(run_key=f"monthly:{month}:{after_id}", job_name=monthly_job.name,
                                       partition_key=month, tags={"flexpower/trigger": "rebuilt days"}))
-    cursor = json.dumps({"after": after, "months": sorted(months & busy)})
+    cursor = json.dumps({"after_id": after_id, "months": sorted(months & busy)})
     if not requests:
         return dg.SensorResult(skip_reason="no daily run finished", cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)

@@ -68,3 +68,24 @@ def test_rejections_are_counted_per_run(day_run):
     assert check.passed
     assert check.metadata["rejected_files"].value == 0
     assert check.metadata["rejected_files_all_runs"].value >= 1
+
+
+def test_a_report_built_before_its_day_changed_shows_as_stale(sample_landing, tmp_path):
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    defs = build_defs(make_settings(sample_landing, tmp_path))
+    report = dg.AssetKey("daily_performance_reports")
+    with dg.instance_for_test() as instance:
+        def status() -> StaleStatus:
+            resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+            return resolver.get_status(report, DAY)
+
+        for job in ("daily_job", "daily_reports_job"):
+            assert defs.resolve_job_def(job).execute_in_process(partition_key=DAY, instance=instance).success
+        assert status() == StaleStatus.FRESH
+        # the day is rebuilt (a correction): the report built from the old tables is stale
+        assert defs.resolve_job_def("daily_job").execute_in_process(partition_key=DAY, instance=instance).success
+        assert status() == StaleStatus.STALE
+        assert defs.resolve_job_def("daily_reports_job").execute_in_process(partition_key=DAY, instance=instance).success
+        assert status() == StaleStatus.FRESH

@@ -159,8 +159,10 @@ def test_rebuilt_day_requests_its_reports_and_then_its_month(registered):
         start = evaluate_plain(defs, "rebuild_after_daily_sensor", instance, None)
         assert start.run_requests == []  # switched on: history is not replayed
         for day in ("2025-06-07", "2025-06-08"):
-            instance.add_run(dg.DagsterRun(job_name="daily_job", run_id=f"run-{day}",
-                                           status=dg.DagsterRunStatus.SUCCESS, tags={"dagster/partition": day}))
+            run = instance.add_run(dg.DagsterRun(job_name="daily_job", run_id=f"run-{day}",
+                                                 status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": day}))
+            instance.report_dagster_event(dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, "daily_job"),
+                                          run_id=run.run_id)
         instance.add_run(dg.DagsterRun(job_name="daily_job", run_id="run-busy", status=dg.DagsterRunStatus.STARTED,
                                        tags={"dagster/partition": "2025-06-09"}))
         busy = evaluate_plain(defs, "rebuild_after_daily_sensor", instance, start.cursor)
@@ -169,7 +171,14 @@ def test_rebuilt_day_requests_its_reports_and_then_its_month(registered):
             ("daily_reports_job", "2025-06-07"), ("daily_reports_job", "2025-06-08")]
         instance.delete_run("run-busy")  # the queued run is gone (finished or deleted)
         done = evaluate_plain(defs, "rebuild_after_daily_sensor", instance, busy.cursor)
-    assert [(r.job_name, r.partition_key) for r in done.run_requests] == [("monthly_job", "2025-06-01")]
+        assert [(r.job_name, r.partition_key) for r in done.run_requests] == [("monthly_job", "2025-06-01")]
+        # the month's own run succeeding requests nothing more (no loop)
+        month = instance.add_run(dg.DagsterRun(job_name="monthly_job", run_id="run-month",
+                                               status=dg.DagsterRunStatus.STARTED,
+                                               tags={"dagster/partition": "2025-06-01"}))
+        instance.report_dagster_event(dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, "monthly_job"),
+                                      run_id=month.run_id)
+        assert evaluate_plain(defs, "rebuild_after_daily_sensor", instance, done.cursor).run_requests == []
 
 
 def evaluate_plain(defs, name, instance, cursor):
