@@ -184,8 +184,9 @@ def asset_bid_curve(context: dg.AssetExecutionContext, bidding: BiddingResource,
                 curve = _with_message(curve, f"aggregation deadline of {config.stage_time_limits_s.aggregate:g} s passed")
             curves.append(curve)
             if curve.status == FALLBACK:
-                notifier.notify(context, f"bid curve of {entry.asset_id} ({client.id}) for {plan.delivery_day} falls back",
-                                f"{curve.message or 'no usable solves'}; {entry.error or ''}".strip("; "), "warning")
+                notifier.notify(f"bid curve of {entry.asset_id} ({client.id}) for {plan.delivery_day} falls back",
+                                f"{curve.message or 'no usable solves'}; {entry.error or ''}".strip("; "), "warning",
+                                {"run_id": context.run_id})
         grid = aggregation.client_price_grid(curves, config.market, starts)
         for curve in curves:
             on_grid = aggregation.curve_on_grid(curve, grid, technicals[curve.asset_id], config)
@@ -256,7 +257,7 @@ def bid_matrix(context: dg.AssetExecutionContext, bidding: BiddingResource, ware
         for violation in check(matrix):
             by_rule.setdefault(violation.rule, []).append(f"{client_id}: {violation}")
         desk = bidding.desk(warehouse.get(), plan.config, _as_text(check),
-                            lambda s, b, sev: notifier.notify(context, s, b, sev))
+                            lambda s, b, sev: notifier.notify(s, b, sev, {"run_id": context.run_id}))
         version, is_new = desk.register_generated(client_id, plan.delivery_day, matrix, config_hash=plan.config_hash)
         versions[client_id] = f"v{version.version}{' (new)' if is_new else ''}"
     checks = [dg.AssetCheckResult(check_name=rule, passed=not by_rule.get(rule), severity=ERROR,
@@ -293,13 +294,13 @@ def bid_submission(context: dg.AssetExecutionContext, bidding: BiddingResource, 
             failed_clients.append(client.id)
             outcomes[client.id] = "failed: every asset failed"
             continue
-        desk = bidding.desk(warehouse.get(), config, _as_text(_violations(plan, client.id)), lambda s, b, sev: notifier.notify(context, s, b, sev))
+        desk = bidding.desk(warehouse.get(), config, _as_text(_violations(plan, client.id)), lambda s, b, sev: notifier.notify(s, b, sev, {"run_id": context.run_id}))
         approval = desk.approve_by_mode(client.id, plan.delivery_day, client.approval)
         remaining = deadline - time.time()
         if remaining <= 0:
             outcomes[client.id] = f"{approval}; not submitted: the submit stage's {limits.submit:g} s passed"
-            notifier.notify(context, f"bid matrix of {client.id} for {plan.delivery_day} NOT submitted",
-                            outcomes[client.id], "error")
+            notifier.notify(f"bid matrix of {client.id} for {plan.delivery_day} NOT submitted",
+                            outcomes[client.id], "error", {"run_id": context.run_id})
             continue
         sent = desk.submit(client.id, plan.delivery_day, bidding.exchange(remaining), now=bidding.clock(),
                            timezone_name=config.market.timezone, gate_closure_local=config.market.gate_closure)
@@ -314,9 +315,9 @@ def bid_submission(context: dg.AssetExecutionContext, bidding: BiddingResource, 
             paths.append(str(path))
             messages = sorted({s["message"] for a in record["assets"] for s in a["solves"]} |
                               {a["planning_error"] for a in record["assets"] if a["planning_error"]})
-            notifier.notify(context, f"bid run FAILED for {client_id} on {plan.delivery_day}: every asset failed",
+            notifier.notify(f"bid run FAILED for {client_id} on {plan.delivery_day}: every asset failed",
                             f"config {plan.config_hash}; incident record {path}; errors: " + " | ".join(messages[:5]),
-                            "error")
+                            "error", {"run_id": context.run_id})
         raise dg.Failure(description=f"every asset failed for {', '.join(failed_clients)}; incident records: "
                                       + ", ".join(paths), metadata={"incidents": dg.MetadataValue.json(paths),
                                                                     "outcomes": dg.MetadataValue.json(outcomes)})

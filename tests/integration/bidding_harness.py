@@ -30,9 +30,10 @@ class FileNotifier(Notifier):
 
     path: str
 
-    def notify(self, context, subject: str, body: str, severity: str = "warning") -> None:
+    def notify(self, subject: str, text: str, severity: str = "warning", context: dict | None = None) -> dict:
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"subject": subject, "body": body, "severity": severity}) + "\n")
+            f.write(json.dumps({"subject": subject, "body": text, "severity": severity}) + "\n")
+        return {"file": "sent"}
 
 
 def alerts(path: Path) -> list[dict[str, str]]:
