@@ -105,41 +105,40 @@ def ingest() -> None:
 @click.option("--reports/--no-reports", default=True, show_default=True,
               help="Also write each day's performance reports (after the day's tables).")
 def materialize(day: str | None, first: str | None, last: str | None, month: str | None, reports: bool) -> None:
-    """Materialize every daily asset for some days (or a month's assets) through Dagster."""
-    from flexpower_assets.definitions import build_defs
-    from flexpower_assets.runner import day_keys, instance, run_partition
+    """Materialize every daily asset for some days (or a month's assets) through Dagster.
 
-    if month:
-        targets = [("monthly_job", month + "-01")]
-    elif day or first:
+    A range of days is one run (per 31 days), as a backfill from the UI is.
+    """
+    if not (month or day or first):
+        raise click.UsageError("give --day, --from/--to or --month")
+    if not month:
         start = _day(day or first)
         end = _day(day or last or first)
         if end < start:
             raise click.UsageError(f"--to {end} is before --from {start}")
-        jobs = ["daily_job", "daily_reports_job"] if reports else ["daily_job"]
-        targets = [(job, key) for key in day_keys(start, end) for job in jobs]
-    else:
-        raise click.UsageError("give --day, --from/--to or --month")
+    from flexpower_assets.definitions import build_defs
+    from flexpower_assets.runner import instance as dagster_instance
+    from flexpower_assets.runner import materialize_days, run_partition
+
     defs = build_defs()
-    dagster_instance = instance()
-    failures = 0
-    failed_days: set[str] = set()
-    for position, (job, key) in enumerate(targets, start=1):
-        if job == "daily_reports_job" and key in failed_days:
-            continue  # no reports over a day whose tables did not build
+    instance = dagster_instance()
+    if month:
         began = time.perf_counter()
-        summary = run_partition(defs, job, key, dagster_instance)
-        status = "ok" if summary.success else "FAILED"
-        click.echo(f"[{position}/{len(targets)}] {job} {key}: {status}, {summary.materialized} assets, "
-                   f"{time.perf_counter() - began:.1f} s (run {summary.run_id[:8]})")
+        summary = run_partition(defs, "monthly_job", month + "-01", instance)
+        click.echo(f"monthly_job {summary.partition}: {'ok' if summary.success else 'FAILED'}, "
+                   f"{summary.materialized} assets, {time.perf_counter() - began:.1f} s (run {summary.run_id[:8]})")
         for check in summary.failed_checks:
             click.echo(f"    check failed: {check}")
         if not summary.success:
-            failures += 1
-            failed_days.add(key)
             click.echo(f"    error: {summary.error}", err=True)
-    if failures:
-        click.echo(f"{failures} of {len(targets)} run(s) failed; see the runs in the Dagster UI (make ui).", err=True)
+            sys.exit(1)
+        return
+    from flexpower_assets.domain.time import days_between
+
+    failed = materialize_days(defs, instance, days_between(start, end), reports=reports, echo=click.echo,
+                              echo_error=lambda text: click.echo(text, err=True))
+    if failed:
+        click.echo(f"failed: {', '.join(failed)}; see the runs in the Dagster UI (make ui).", err=True)
         sys.exit(1)
 
 

@@ -1,8 +1,8 @@
 """The one place that builds the Definitions: assets, checks, jobs, sensors, schedule, resources.
 
 ``build_defs`` takes the settings (and resource overrides for tests); the module-level ``defs``
-is what ``dagster dev`` loads through workspace.yaml. Steps run in-process: with ~30 light steps
-per day, a process per step (the multiprocess executor) costs more than the work itself.
+is what ``dagster dev`` loads through workspace.yaml. Steps run in-process: a day is one step
+of 26 tables, and a process per step (the multiprocess executor) costs more than the work.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
 from flexpower_assets.assets.reports import report_assets
-from flexpower_assets.assets.raw import RAW_ASSET_KEYS, raw_assets
+from flexpower_assets.assets.raw import RAW_ASSET_KEYS
 from flexpower_assets.settings import AlertSettings, Settings
 from resources.acknowledgements import Acknowledgements
 from resources.bidding import BiddingResource
@@ -34,7 +34,7 @@ from schedules.sensors import (
 )
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
-ALL_ASSETS = [landing_files, *raw_assets, *daily_assets, *monthly_assets, *report_assets, *bidding_assets]
+ALL_ASSETS = [landing_files, *daily_assets, *monthly_assets, *report_assets, *bidding_assets]
 
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:

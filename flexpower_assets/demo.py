@@ -11,7 +11,7 @@ import polars as pl
 from flexpower_assets.definitions import build_defs
 from flexpower_assets.domain.time import month_start
 from flexpower_assets.ingestion.catalog import registered_files, sync_landing
-from flexpower_assets.runner import instance, run_partition
+from flexpower_assets.runner import instance, materialize_days, run_partition
 from flexpower_assets.settings import Settings
 from resources.warehouse import Warehouse
 
@@ -45,15 +45,9 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
         return 1
     defs = build_defs(settings)
     dagster_instance = instance()
-    failures = 0
-    for position, day in enumerate(days, start=1):
-        step = time.perf_counter()
-        summary = run_partition(defs, "daily_job", day.isoformat(), dagster_instance)
-        reports = run_partition(defs, "daily_reports_job", day.isoformat(), dagster_instance)
-        failures += (not summary.success) + (not reports.success)
-        status = "ok" if summary.success and reports.success else f"FAILED: {summary.error or reports.error}"
-        echo(f"[{position}/{len(days)}] {day}: {status} "
-             f"({time.perf_counter() - step:.1f} s, {len(summary.failed_checks)} check finding(s))")
+    echo(f"building {len(days)} delivery day(s), {days[0]} to {days[-1]} (one run per range of days)")
+    failed_days = materialize_days(defs, dagster_instance, days, reports=True, echo=echo)
+    failures = len(failed_days)
     months = sorted({month_start(day) for day in days})
     for month in months:
         summary = run_partition(defs, "monthly_job", month.isoformat(), dagster_instance)

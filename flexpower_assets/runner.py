@@ -2,13 +2,17 @@
 
 The command line materializes partitions with the same Definitions, checks and run records as
 the UI: runs go to the Dagster instance in ``DAGSTER_HOME`` (default ``data/dagster_home``),
-so ``dagster dev`` shows them afterwards.
+so ``dagster dev`` shows them afterwards. A range of days runs as one run over the partition
+range (as a UI backfill does, see ``partitions.DAYS_PER_RUN``), in runs of at most
+``DAYS_PER_RUN`` days.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 
 from flexpower_assets.domain.time import days_between
+from flexpower_assets.partitions import DAYS_PER_RUN
 from flexpower_assets.settings import DATA_DIR, PROJECT_ROOT
 from resources.warehouse import file_lock
 
@@ -33,6 +38,9 @@ class RunSummary:
 
 # the command line prints its own progress; Dagster's step-by-step log stays in the run records
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# how a run names its partition range (the tags Dagster's own backfills set)
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def instance() -> dg.DagsterInstance:
@@ -48,10 +56,16 @@ def instance() -> dg.DagsterInstance:
 
 
 def run_partition(defs: dg.Definitions, job_name: str, partition_key: str,
-                  dagster_instance: dg.DagsterInstance) -> RunSummary:
+                  dagster_instance: dg.DagsterInstance, last_key: str | None = None) -> RunSummary:
+    """Run a job for one partition, or for the range ``partition_key .. last_key`` in one run."""
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(partition_key=partition_key, instance=dagster_instance,
-                                    raise_on_error=False, run_config=QUIET)
+    if last_key is None or last_key == partition_key:
+        result = job.execute_in_process(partition_key=partition_key, instance=dagster_instance,
+                                        raise_on_error=False, run_config=QUIET)
+    else:
+        result = job.execute_in_process(tags={RANGE_START_TAG: partition_key, RANGE_END_TAG: last_key},
+                                        instance=dagster_instance, raise_on_error=False, run_config=QUIET)
+        partition_key = f"{partition_key}..{last_key}"
     failed_steps = [event.step_key for event in result.all_events if event.is_step_failure]
     failed_checks = [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} ({evaluation.severity.value})"
@@ -72,3 +86,65 @@ def run_partition(defs: dg.Definitions, job_name: str, partition_key: str,
 
 def day_keys(first: date, last: date) -> list[str]:
     return [day.isoformat() for day in days_between(first, last)]
+
+
+def day_ranges(days: list[date], days_per_run: int = DAYS_PER_RUN) -> list[tuple[str, str]]:
+    """Consecutive days grouped into (first, last) partition ranges of at most ``days_per_run``."""
+    ranges: list[list[date]] = []
+    for day in sorted(set(days)):
+        if ranges and (day - ranges[-1][-1]).days == 1 and len(ranges[-1]) < days_per_run:
+            ranges[-1].append(day)
+        else:
+            ranges.append([day])
+    return [(run[0].isoformat(), run[-1].isoformat()) for run in ranges]
+
+
+def _status(summary: RunSummary, job: str, seconds: float) -> str:
+    return (f"{job} {summary.partition}: {'ok' if summary.success else 'FAILED'}, {summary.materialized} "
+            f"materializations, {seconds:.1f} s (run {summary.run_id[:8]})")
+
+
+def materialize_days(defs: dg.Definitions, dagster_instance: dg.DagsterInstance, days: list[date],
+                     reports: bool = True, echo: Callable[[str], None] = print,
+                     echo_error: Callable[[str], None] | None = None,
+                     days_per_run: int = DAYS_PER_RUN) -> list[str]:
+    """Build ``days`` with ``daily_job`` (and their reports), one run per range of days.
+
+    A range whose run fails is run again day by day, so every day that can be built is built and
+    the failing days are named, as if each day had run on its own. Returns the failed days.
+    """
+    echo_error = echo_error or echo
+    failed: list[str] = []
+    for first, last in day_ranges(days, days_per_run):
+        began = time.perf_counter()
+        summary = run_partition(defs, "daily_job", first, dagster_instance, last)
+        echo(_status(summary, "daily_job", time.perf_counter() - began))
+        for check in summary.failed_checks:
+            echo(f"    check failed: {check}")
+        built = [(first, last)]
+        if not summary.success:
+            echo_error(f"    error: {summary.error}")
+            built = []
+            if first != last:
+                echo(f"    running {first}..{last} day by day to find the failing day(s)")
+                for key in day_keys(date.fromisoformat(first), date.fromisoformat(last)):
+                    began = time.perf_counter()
+                    single = run_partition(defs, "daily_job", key, dagster_instance)
+                    echo("    " + _status(single, "daily_job", time.perf_counter() - began))
+                    if single.success:
+                        built.append((key, key))
+                    else:
+                        failed.append(key)
+                        echo_error(f"    error: {single.error}")
+            else:
+                failed.append(first)
+        if not reports:
+            continue
+        for run_first, run_last in built:  # no reports over a day whose tables did not build
+            began = time.perf_counter()
+            report = run_partition(defs, "daily_reports_job", run_first, dagster_instance, run_last)
+            echo(_status(report, "daily_reports_job", time.perf_counter() - began))
+            if not report.success:
+                failed.append(report.partition)
+                echo_error(f"    error: {report.error}")
+    return failed

@@ -1,13 +1,15 @@
 """Raw layer: for each source, the accepted rows that concern one delivery day.
 
-Every raw asset first brings the landing catalog up to date for its file kinds (a no-op when
-nothing new arrived), then selects from the staged rows (Parquet) the rows whose delivery time falls
-in the partition's window, from accepted files only, with the ``file_id`` they came from.
+The daily step first brings the landing catalog up to date for the selected raw tables' file
+kinds, once (a no-op when nothing new arrived); each raw table then selects from the staged
+rows (Parquet) the rows whose delivery time falls in the day's window, from accepted files
+only, with the ``file_id`` they came from.
 Supersede rules (which snapshot, which correction, which estimate) are applied by the core and
 published assets through the domain functions, so the raw layer keeps every candidate row.
 """
 
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,14 +18,14 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
+from flexpower_assets.assets.steps import Built, Day, Table
 from flexpower_assets.domain.time import QH
 from flexpower_assets.ingestion.catalog import accepted_rows, sync_landing
-from flexpower_assets.partitions import daily_partitions, partition_day, partition_window
+from flexpower_assets.parsers.registry import classify
 from flexpower_assets.schemas import columns_of
 from flexpower_assets.schemas import inbound as model
 from resources.landing import LandingZone
 from resources.warehouse import Warehouse
-from resources.warehouse_resource import WarehouseResource
 
 Window = tuple[datetime, datetime]
 
@@ -109,36 +111,45 @@ def select_raw(warehouse: Warehouse, source: RawSource, window: Window, day) -> 
     return rows.select([pl.col(name).cast(dtype) for name, dtype in columns.items()])
 
 
-def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=source.name,
-        key_prefix=["raw"],
-        group_name="raw",
-        partitions_def=daily_partitions,
-        metadata={"partition_expr": "delivery_day"},
-        description=source.description,
-        kinds={"duckdb", "polars"},
-    )
-    def _raw(context: dg.AssetExecutionContext, landing: LandingZone,
-             warehouse: WarehouseResource) -> pl.DataFrame:
-        report = sync_landing(landing.root, warehouse.get(), kinds=[source.kind], workers=landing.parse_workers,
-                              min_age_s=landing.min_file_age_s)
-        if report.rejected:
-            context.log.warning(
-                f"{len(report.rejected)} {source.kind} file(s) rejected: "
-                + "; ".join(message for _path, message in report.rejected[:5])
-            )
-        frame = select_raw(warehouse.get(), source, partition_window(context), partition_day(context))
-        context.add_output_metadata({
-            "files_used": frame["file_id"].n_unique() if frame.height else 0,
-            "new_files_registered": report.n_new,
-            "files_rejected_now": len(report.rejected),
-            "files_still_changing": len(report.unsettled),  # read once settled (min_file_age_s)
-        })
-        return frame
+def raw_table(source: RawSource) -> Table:
+    def compute(day: Day) -> Built:
+        frame = select_raw(day.warehouse, source, (day.start, day.end), day.day)
+        metadata = {"files_used": frame["file_id"].n_unique() if frame.height else 0}
+        if day.is_first:  # the step registered new files once, for all its days
+            metadata.update(sync_metadata(day.synced, source.kind))
+        return Built(frame, metadata)
 
-    return _raw
+    return Table(key=RAW_ASSET_KEYS[source.kind], group="raw", description=source.description,
+                 compute=compute, schema="raw")
 
 
-raw_assets = [build_raw_asset(source) for source in RAW_SOURCES]
+def sync_selected(context: dg.AssetExecutionContext, landing: LandingZone, warehouse: Warehouse) -> Counter:
+    """Bring the catalog up to date for the selected raw tables' kinds, once for the step.
+
+    Returns the new files per kind and status, and per kind the files still changing (read once
+    settled, ``min_file_age_s``) under ``(kind, "still_changing")``; a no-op when nothing arrived.
+    """
+    kinds = [source.kind for source in RAW_SOURCES if RAW_ASSET_KEYS[source.kind] in context.selected_asset_keys]
+    if not kinds:
+        return Counter()
+    report = sync_landing(landing.root, warehouse, kinds=kinds, workers=landing.parse_workers,
+                          min_age_s=landing.min_file_age_s)
+    if report.rejected:
+        context.log.warning(f"{len(report.rejected)} file(s) rejected: "
+                            + "; ".join(message for _path, message in report.rejected[:5]))
+    counts = Counter(report.counts)
+    for relative in report.unsettled:
+        file_kind = classify(relative)
+        counts[(file_kind.name if file_kind else "unrecognised", "still_changing")] += 1
+    return counts
+
+
+def sync_metadata(counts: Counter, kind: str) -> dict[str, int]:
+    return {"new_files_registered": sum(n for (of, status), n in counts.items()
+                                        if of == kind and status != "still_changing"),
+            "files_rejected_now": counts.get((kind, "rejected"), 0),
+            "files_still_changing": counts.get((kind, "still_changing"), 0)}
+
+
 RAW_ASSET_KEYS = {source.kind: dg.AssetKey(["raw", source.name]) for source in RAW_SOURCES}
+RAW_TABLES = [raw_table(source) for source in RAW_SOURCES]

@@ -3,43 +3,64 @@
 The asset functions read the published tables of their period (the reports depend on them, they
 do not load them through the IO manager), call the pure report builder and write one HTML file
 per scope under ``<data>/reports/<kind>/<period>/``, next to one copy of plotly.js that makes the
-folder open offline; paths and the written summary go to the Dagster UI.
+folder open offline; paths and the written summary go to the Dagster UI. Over a range of days
+(a backfill run) every day gets its own reports, each read from one warehouse connection.
 """
 
 import dagster as dg
 
+from flexpower_assets.assets.steps import merge_metadata
 from flexpower_assets.domain.reporting import build_daily_report, build_monthly_report, report_markdown_summary
 from flexpower_assets.partitions import (
-    daily_partitions, monthly_partitions, partition_day, partition_days, partition_month,
+    daily_backfill_policy, daily_partitions, monthly_partitions, partition_days, partition_month,
 )
 from flexpower_assets.reports import render_reports
 from flexpower_assets.reports.inputs import load_report_inputs
 from resources.documents import DocumentStore
+from resources.warehouse import as_utc
 from resources.warehouse_resource import WarehouseResource
 
 DAILY_TABLES = ["asset_forecast", "best_of_infeed", "trading_pnl", "trading_daily", "asset_imbalance",
                 "portfolio_imbalance", ["core", "redispatch_compensation"], ["core", "portfolio_assets"]]
 
 
-def _write(report, documents: DocumentStore) -> dg.MaterializeResult:
+class _Connection:
+    """``read(sql, params)`` over one open connection: a report's tables in one go."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def read(self, sql: str, params: list | None = None):
+        return as_utc(self.conn.execute(sql, params or []).pl())
+
+
+def _metadata(report, documents: DocumentStore) -> dict:
     paths = [str(path) for path in render_reports(report, documents.root)]
-    return dg.MaterializeResult(metadata={
+    return {
         "reports": len(paths),
         "portfolio_report": dg.MetadataValue.path(paths[0]) if paths else "none",
         "summary": dg.MetadataValue.md(report_markdown_summary(report)),
         "files": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in paths)),
-    })
+    }
+
+
+def _write(report, documents: DocumentStore) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=_metadata(report, documents))
 
 
 @dg.asset(
     partitions_def=daily_partitions, group_name="reports_daily", deps=DAILY_TABLES, kinds={"html", "plotly"},
+    backfill_policy=daily_backfill_policy,
     description="Daily performance report (HTML) for the portfolio and every asset.",
 )
 def daily_performance_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                               documents: DocumentStore) -> dg.MaterializeResult:
-    day = partition_day(context)
-    report = build_daily_report(day, load_report_inputs(warehouse.get(), day, day))
-    return _write(report, documents)
+    per_day = []
+    for day in partition_days(context):
+        with warehouse.get().reader() as conn:
+            inputs = load_report_inputs(_Connection(conn), day, day)
+        per_day.append((day, _metadata(build_daily_report(day, inputs), documents)))
+    return dg.MaterializeResult(metadata=merge_metadata(per_day))
 
 
 @dg.asset(

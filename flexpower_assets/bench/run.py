@@ -61,13 +61,18 @@ def layer_of(stage: str) -> str:
 
 
 def _step_stages(instance, run_id: str) -> tuple[dict[str, dict], list[str]]:
-    """Per asset of one run: seconds (step start to success) and rows written; failure messages."""
+    """Per asset of one run: seconds and rows written; failure messages.
+
+    A step that builds several tables records each table's own time (``compute_seconds``); the
+    rest of the step (writing through the IO manager, checks, event log) is a stage of its own,
+    named after the step. A one-table step's time is its table's.
+    """
     import dagster as dg
 
     started: dict[str, float] = {}
-    seconds: dict[str, float] = {}
-    asset_of_step: dict[str, str] = {}
-    rows: dict[str, int] = {}
+    step_seconds: dict[str, float] = {}
+    stages: dict[str, dict] = {}
+    tables_of_step: dict[str, list[str]] = {}
     errors: list[str] = []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
@@ -77,22 +82,29 @@ def _step_stages(instance, run_id: str) -> tuple[dict[str, dict], list[str]]:
         if kind == dg.DagsterEventType.STEP_START:
             started[event.step_key] = entry.timestamp
         elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            seconds[event.step_key] = entry.timestamp - started.get(event.step_key, entry.timestamp)
+            step_seconds[event.step_key] = entry.timestamp - started.get(event.step_key, entry.timestamp)
             if kind == dg.DagsterEventType.STEP_FAILURE:
                 error = event.event_specific_data.error
                 errors.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
         elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.event_specific_data.materialization
             stage = materialization.asset_key.to_user_string()
-            asset_of_step[event.step_key] = stage
-            count = materialization.metadata.get("row_count")
-            rows[stage] = int(count.value) if count is not None else 0
-    stages = {
-        asset_of_step.get(step, step.replace("__", "/")): {"seconds": secs}
-        for step, secs in sorted(seconds.items(), key=lambda item: started.get(item[0], 0.0))
-    }
-    for stage, info in stages.items():
-        info["rows"] = rows.get(stage, 0)
+            info = stages.setdefault(stage, {"seconds": 0.0, "rows": 0})
+            if stage not in tables_of_step.setdefault(event.step_key, []):
+                tables_of_step[event.step_key].append(stage)
+                count = materialization.metadata.get("row_count")
+                info["rows"] = int(count.value) if count is not None else 0
+                seconds = materialization.metadata.get("compute_seconds")
+                info["seconds"] = float(seconds.value) if seconds is not None else None
+    for step, secs in step_seconds.items():
+        tables = tables_of_step.get(step, [])
+        if len(tables) == 1 and stages[tables[0]]["seconds"] is None:
+            stages[tables[0]]["seconds"] = secs
+            continue
+        measured = sum(stages[table]["seconds"] or 0.0 for table in tables)
+        stages[step] = {"seconds": max(secs - measured, 0.0), "rows": 0}
+    for info in stages.values():
+        info["seconds"] = info["seconds"] or 0.0
     return stages, errors
 
 

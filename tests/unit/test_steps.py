@@ -1,0 +1,134 @@
+"""Many tables in one step: ranges of days, merged checks, and blocking and failures as separate steps had them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from flexpower_assets.assets.metadata import partitioned_check_spec
+from flexpower_assets.assets.steps import Built, Day, Table, check_events, merge_metadata, table_step
+from flexpower_assets.partitions import daily_backfill_policy, daily_partitions, partition_delivery_days
+from flexpower_assets.runner import day_ranges
+from resources.warehouse import Warehouse
+
+
+def test_day_ranges_group_consecutive_days_up_to_the_run_size():
+    days = [date(2025, 6, d) for d in (1, 2, 3, 4, 5, 9, 10, 20)]
+    # 1..5 consecutive, split after 3 days; 9..10; 20 alone
+    assert day_ranges(days, days_per_run=3) == [("2025-06-01", "2025-06-03"), ("2025-06-04", "2025-06-05"),
+                                                ("2025-06-09", "2025-06-10"), ("2025-06-20", "2025-06-20")]
+    assert day_ranges(list(reversed(days)) + days, days_per_run=31) == [
+        ("2025-06-01", "2025-06-05"), ("2025-06-09", "2025-06-10"), ("2025-06-20", "2025-06-20")]
+
+
+def _result(passed: bool, n: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(check_name="coverage", asset_key=dg.AssetKey("t"), passed=passed,
+                               severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"n_missing": n, "missing": dg.MetadataValue.md(f"table {n}")})
+
+
+TABLE = Table(key=dg.AssetKey("t"), group="g", description="t", compute=lambda d: None,
+              checks=[partitioned_check_spec("coverage", asset="t")])
+
+
+def test_one_day_keeps_its_check_result_as_it_is():
+    result = _result(False, 2)
+    assert check_events(TABLE, [(date(2025, 6, 1), [result])]) == [result]
+
+
+def test_a_check_over_several_days_is_one_evaluation_per_day_under_its_partition():
+    events = check_events(TABLE, [(date(2025, 6, 1), [_result(True, 0)]), (date(2025, 6, 2), [_result(False, 3)])])
+    assert [(e.partition, e.passed, e.metadata["n_missing"].value) for e in events] == [
+        ("2025-06-01", True, 0), ("2025-06-02", False, 3)]
+    assert all(isinstance(e, dg.AssetCheckEvaluation) and e.blocking is False for e in events)
+
+
+def test_metadata_of_several_days_sums_numbers():
+    merged = merge_metadata([(date(2025, 6, 1), {"rows": 96, "energy_mwh": 1.5, "note": "a"}),
+                             (date(2025, 6, 2), {"rows": 92, "energy_mwh": 2.25, "note": "b"})])
+    assert merged["rows"] == 188  # 96 + 92
+    assert merged["energy_mwh"] == 3.75  # 1.5 + 2.25
+    assert merged["note"].md_str == "**2025-06-01**\n\na\n\n**2025-06-02**\n\nb"
+
+
+# --- a small step: a -> b (blocking check) -> c; a -> d; a -> e (raises) -> f
+
+def _frame(d: Day, value: float) -> pl.DataFrame:
+    return pl.DataFrame({"delivery_day": [d.day], "value": [value]})
+
+
+def _build_step(b_passes: bool, e_raises: bool, warehouse: Warehouse | None = None) -> dg.AssetsDefinition:
+    def a(d):
+        return _frame(d, 1.0)
+
+    def b(d, a):
+        check = dg.AssetCheckResult(check_name="sane", asset_key=dg.AssetKey("b"), passed=b_passes,
+                                    severity=dg.AssetCheckSeverity.ERROR)
+        return Built(_frame(d, a["value"][0] * 2), {}, [check])
+
+    def c(d, b):
+        return _frame(d, b["value"][0] + 1)
+
+    def e(d, a):
+        if e_raises:
+            raise dg.Failure(description=f"no data for {d.day}")
+        return _frame(d, 5.0)
+
+    def one_input(name, fn, upstream=None, checks=()):
+        inputs = {upstream: dg.AssetKey(upstream)} if upstream else {}
+        return Table(key=dg.AssetKey(name), group="g", description=name, compute=fn, inputs=inputs, checks=checks)
+
+    tables = [
+        one_input("a", a),
+        one_input("b", b, "a", [dg.AssetCheckSpec("sane", asset="b", blocking=True)]),
+        one_input("c", c, "b"),
+        one_input("d", lambda d, a: _frame(d, 4.0), "a"),
+        one_input("e", e, "a"),
+        one_input("f", lambda d, e: _frame(d, 6.0), "e"),
+    ]
+    return table_step("small", tables, "test", prepare=lambda context: (warehouse, {}),
+                      partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
+                      partition_days=partition_delivery_days, required_resource_keys=set())
+
+
+def _materialized(result) -> set[str]:
+    return {event.asset_key.to_user_string() for event in result.all_events
+            if event.event_type_value == "ASSET_MATERIALIZATION"}
+
+
+def test_every_table_of_the_step_is_built_in_order():
+    result = dg.materialize([_build_step(True, False)], partition_key="2025-06-08")
+    assert result.success
+    assert _materialized(result) == {"a", "b", "c", "d", "e", "f"}
+    assert result.output_for_node("small", "c")["value"].to_list() == [3.0]  # (1 x 2) + 1
+
+
+def test_a_failed_blocking_check_stops_only_the_tables_downstream_of_it():
+    result = dg.materialize([_build_step(False, False)], partition_key="2025-06-08", raise_on_error=False)
+    assert not result.success  # as a step with a failed blocking check fails
+    assert _materialized(result) == {"a", "b", "d", "e", "f"}  # c (downstream of b) is not built
+    errors = [event.event_specific_data.error.message for event in result.all_events if event.is_step_failure]
+    assert any("blocking asset check" in message for message in errors)
+
+
+def test_a_table_that_raises_stops_its_downstream_and_fails_the_step_with_its_message():
+    result = dg.materialize([_build_step(True, True)], partition_key="2025-06-08", raise_on_error=False)
+    assert not result.success
+    assert _materialized(result) == {"a", "b", "c", "d"}  # e raised, f needs it
+    errors = [event.event_specific_data.error.message for event in result.all_events if event.is_step_failure]
+    assert any("no data for 2025-06-08" in message for message in errors)
+
+
+def test_a_subset_reads_the_tables_it_needs_but_does_not_build_from_the_warehouse(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with warehouse.writer() as conn:  # a as stored by an earlier run: 2025-06-08 holds 10.0
+        conn.execute("create table main.a as select * from (values (date '2025-06-07', 7.0), "
+                     "(date '2025-06-08', 10.0)) v(delivery_day, value)")
+    result = dg.materialize([_build_step(True, False, warehouse)], partition_key="2025-06-08",
+                            selection=["b", "c"])
+    assert result.success
+    assert _materialized(result) == {"b", "c"}
+    assert result.output_for_node("small", "b")["value"].to_list() == [20.0]  # stored 10.0 x 2
+    assert result.output_for_node("small", "c")["value"].to_list() == [21.0]  # 20.0 + 1
