@@ -17,6 +17,7 @@ aggregation and submission; the job also carries ``dagster/max_runtime`` for run
 
 import json
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import dagster as dg
@@ -25,7 +26,7 @@ import polars as pl
 from flexpower_assets.bidding import aggregation, validation
 from flexpower_assets.bidding.asset_types import asset_type
 from flexpower_assets.bidding.inputs import landing_kinds, load_day_inputs
-from flexpower_assets.bidding.model import FALLBACK, SolveResult
+from flexpower_assets.bidding.model import FALLBACK
 from flexpower_assets.bidding.plan import (
     DayPlan,
     NoTechnicalData,
@@ -80,28 +81,31 @@ def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse
     if elapsed > limits.dispatch:
         raise dg.Failure(f"dispatch took {elapsed:.1f} s, over its limit of {limits.dispatch:g} s",
                          metadata={"config_hash": digest})
+    # one look-up of the recorded solves for the whole day instead of one per task
+    known_rows = BidStore(warehouse.get()).known_solves([i.input_hash for t in plan.tasks for i in t.inputs])
+    known = {row["input_hash"]: result_from_row(row) for row in known_rows.iter_rows(named=True)}
+    plan.tasks = [replace(t, known=tuple(known[i.input_hash] for i in t.inputs if i.input_hash in known))
+                  for t in plan.tasks]
     plan.solve_deadline = time.time() + limits.solve_stage
     failed = {a: p.error for a, p in plan.assets.items() if p.error}
     context.log.info(f"{len(plan.tasks)} task(s) for {len(plan.assets)} asset(s), config {digest[:12]}; "
                      f"{len(failed)} asset(s) without solves")
-    yield dg.Output(plan, "plan", metadata={"config_hash": digest, "tasks": len(plan.tasks),
+    # every solve step loads the plan: it travels without the tasks (they go out one by one below)
+    tasks, plan.tasks = plan.tasks, []
+    yield dg.Output(plan, "plan", metadata={"config_hash": digest, "tasks": len(tasks),
                                             "work_seconds": round(time.time() - began, 4),
                                             "assets": len(plan.assets), "assets_without_solves": len(failed)})
-    tasks = plan.tasks or [SolveTask("", "", "", 0, ())]  # an empty fan-out would skip the collect
-    for task in tasks:
+    for task in tasks or [SolveTask("", "", "", 0, ())]:  # an empty fan-out would skip the collect
         yield dg.DynamicOutput(task, output_name="tasks", mapping_key=task.key if task.inputs else "none")
 
 
 @dg.op(out=dg.Out(io_manager_key=STEP_IO))
-def solve_chunk(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
-                plan: DayPlan, task: SolveTask):
-    """Solve one chunk in worker processes; known input hashes come from ``solver_run``."""
+def solve_chunk(context: dg.OpExecutionContext, bidding: BiddingResource, plan: DayPlan, task: SolveTask):
+    """Solve one chunk in worker processes; results already in ``solver_run`` came with the task."""
     if not task.inputs:
         return (task, [])
     began = time.time()
-    store = BidStore(warehouse.get())
-    known_rows = store.known_solves([i.input_hash for i in task.inputs])
-    known = {row["input_hash"]: result_from_row(row) for row in known_rows.iter_rows(named=True)}
+    known = {result.input_hash: result for result in task.known}
     limits = plan.config.stage_time_limits_s
     results = solve_in_workers(asset_type(task.asset_type), task.inputs,
                                per_solve_s=limits.solve_per_scenario + PER_SOLVE_GRACE_S,
@@ -201,7 +205,6 @@ def asset_bid_curve(context: dg.AssetExecutionContext, bidding: BiddingResource,
 
 
 def _with_message(curve, message):
-    from dataclasses import replace
     return replace(curve, message=f"{curve.message}; {message}" if curve.message else message)
 
 

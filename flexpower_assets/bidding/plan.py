@@ -38,6 +38,7 @@ class SolveTask:
     asset_type: str
     chunk: int
     inputs: tuple[SolveInput, ...]
+    known: tuple[SolveResult, ...] = ()     # recorded results among the inputs (not solved again)
 
     @property
     def key(self) -> str:
