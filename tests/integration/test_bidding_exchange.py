@@ -178,3 +178,36 @@ def test_external_approval_that_says_no_leaves_the_matrix_unsubmitted(desk, land
     nobody = approval.ExternalApprovalClient(f"http://127.0.0.1:{free_port()}", timeout_s=0.5)
     decision = nobody.ask(client_id="HYD-Z", delivery_day=DAY, version=1, content_hash="h", summary={})
     assert decision.approved is False and "no answer" in decision.reason
+
+
+@pytest.mark.parametrize("command", ["serve", "confirmations"])
+def test_the_exchange_commands_serve_on_the_given_port(tmp_path, command):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "FLEXPOWER_DATA_DIR": str(tmp_path), "FLEXPOWER_LANDING_DIR": str(tmp_path / "landing")}
+    process = subprocess.Popen([sys.executable, "-m", "flexpower_assets.cli", "exchange", command, "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if command == "serve":
+                    answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                    assert answer.json() == {"status": "ok"}
+                else:
+                    answer = httpx.post(f"http://127.0.0.1:{port}/bid-approvals", timeout=1, json={
+                        "client_id": "HYD-A", "delivery_day": "2025-10-15", "version": 1, "content_hash": "h"})
+                    assert answer.json()["approved"] is True
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
