@@ -25,10 +25,11 @@ def bid_deadline_sensor(context: dg.SensorEvaluationContext, bidding: BiddingRes
     alerted = set(json.loads(context.cursor)) if context.cursor else set()
     new = [c for c in missing if f"{day}:{c}" not in alerted]
     for client_id in new:
-        notifier.notify(None, f"NO accepted bid of {client_id} for {day}",
+        notifier.notify(f"NO accepted bid of {client_id} for {day}",
                         f"deadline {config.submission_deadline_utc(day).isoformat()} (gate closure "
                         f"{config.market.gate_closure_utc(day).isoformat()} minus {config.deadline_margin_min:g} min) "
-                        f"has passed without an accepted submission", "error")
+                        f"has passed without an accepted submission", "error",
+                        {"client_id": client_id, "delivery_day": str(day)})
     # keep only this and the previous day's keys so the cursor stays small
     keep = {k for k in alerted if k.startswith((str(day), str(day.fromordinal(day.toordinal() - 1))))}
     context.update_cursor(json.dumps(sorted(keep | {f"{day}:{c}" for c in new})))
