@@ -44,7 +44,8 @@ from schedules.jobs import daily_job, daily_reports_job, ingest_job, monthly_job
 
 SOURCES = ("crm", "vpp", "dso", "exchange", "imbalance")
 SOURCE_KINDS: dict[str, set[str]] = {source: set(source_kinds(source)) for source in SOURCES}
-LOCK_WAIT_S = 5.0  # a tick waits this long for the warehouse or the ingestion lock, then tries later
+LOCK_WAIT_S = 2.0  # a tick waits this long for the warehouse or the ingestion lock, then tries later
+TICK_BUDGET_S = 10.0  # past this, a tick leaves the catalog step to the next one (Dagster's limit: 60 s)
 MAX_DAYS_PER_TICK = 31
 LANDING_FILES_KEY = dg.AssetKey("landing_files")
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -107,6 +108,8 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
                 requests.append(ingest_run_request(source, scan.to_ingest))
             if scan.same_bytes:
                 context.log.info(f"{len(scan.same_bytes)} file(s) re-dropped with the same bytes: nothing to do")
+            if time.monotonic() - began > TICK_BUDGET_S:
+                raise WarehouseBusy(f"listing took over {TICK_BUDGET_S:.0f} s; registrations next tick")
             with no_ingestion_running(store, LOCK_WAIT_S):
                 found = new_registrations(store, kinds, f"{source}/", cursor.registered_mark)
                 if cursor.registered_mark is not None and (found.mark != cursor.registered_mark or cursor.pending):
@@ -121,8 +124,10 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
                     cursor.pending = pending
                 cursor.registered_mark = found.mark
         except WarehouseBusy as busy:
+            if requests:
+                return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
             return dg.SensorResult(skip_reason=f"warehouse busy, trying again next tick ({busy})",
-                                   cursor=cursor.dump(), run_requests=requests)
+                                   cursor=cursor.dump())
         if found.n_rejected:
             subject, text = rejection_alert(source, found.rejected, found.n_rejected)
             notifier.notify(subject, text, "warning", {"sensor": f"landing_{source}_sensor"})
