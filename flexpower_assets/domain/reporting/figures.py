@@ -26,15 +26,15 @@ _I = pl.Int64
 
 
 def active_contracts(contracts_by_day: pl.DataFrame) -> pl.DataFrame:
-    """One contract per asset and delivery day: the one active that day (latest begin wins)."""
-    active = contracts_by_day.filter(contracts.is_active())
+    """One contract per asset and delivery day: the one active that day that the portfolio counts
+    (``portfolio.portfolio_members``: the latest begin, then the greatest contract_id)."""
+    active = contracts.active_rows(contracts_by_day)
     return (
         active.sort(["asset_id", "delivery_day", "contract_begin", "contract_id"],
-                    descending=[False, False, True, False])
+                    descending=[False, False, True, True])
         .unique(["asset_id", "delivery_day"], keep="first", maintain_order=True)
         .with_columns(capacity_kw=pl.col("capacity_mw") * 1000.0)
     )
-
 
 
 
