@@ -37,9 +37,12 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-## test: the whole test suite
+## test: lint (ruff: pyflakes, import order, docstrings, complexity), then the whole test suite
+## with its coverage floor (measured coverage of flexpower_assets, resources and schedules, minus a margin)
+COVERAGE_FLOOR ?= 80
 test: venv chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 ## ui: the Dagster UI on the same landing zone and warehouse
 ui: venv $(DAGSTER_HOME)/dagster.yaml

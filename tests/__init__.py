@@ -1,0 +1,1 @@
+"""The test suite: unit tests of the domain and parsers, integration tests through Dagster."""

@@ -1,0 +1,1 @@
+"""Dagster assets: thin wiring of the domain into partitioned assets and their checks."""

@@ -39,8 +39,8 @@ from flexpower_assets.bidding.plan import (
 )
 from flexpower_assets.bidding.store import BidStore
 from flexpower_assets.bidding.workers import solve_in_workers
-from flexpower_assets.partitions import daily_partitions, partition_day
 from flexpower_assets.ingestion.catalog import sync_landing
+from flexpower_assets.partitions import daily_partitions, partition_day
 from resources.bidding import BiddingResource
 from resources.landing import LandingZone
 from resources.notifier import Notifier

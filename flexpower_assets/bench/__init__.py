@@ -1,0 +1,1 @@
+"""The benchmark behind ``flexpower bench`` and its plain-pandas baseline."""

@@ -30,7 +30,14 @@ from typing import Any
 
 from flexpower_assets.bench.memory import run_measured
 from flexpower_assets.bench.run import (
-    BENCH_START, JOB, Echo, _prepare_landing, _step_stages, drop_page_cache, machine, machine_text,
+    BENCH_START,
+    JOB,
+    Echo,
+    _prepare_landing,
+    _step_stages,
+    drop_page_cache,
+    machine,
+    machine_text,
 )
 
 EDGE_DAYS = 5  # days averaged at each end

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime
-from pathlib import Path
 
 import click
 

@@ -113,8 +113,9 @@ class BidStore:
                 conn.execute("insert into bidding.matrix_version values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [day, client_id, version, digest, origin, made_by, _now(), based_on, config_hash,
                               list(violations)])
-                rows = frame.with_columns(delivery_day=pl.lit(day, dtype=pl.Date), client_id=pl.lit(client_id),
-                                          version=pl.lit(version, dtype=pl.Int32))  # noqa: F841 (read by DuckDB)
+                rows = frame.with_columns(  # noqa: F841 (read by DuckDB)
+                    delivery_day=pl.lit(day, dtype=pl.Date), client_id=pl.lit(client_id),
+                    version=pl.lit(version, dtype=pl.Int32))
                 conn.execute("insert into main.bid_matrix by name select * from rows")
         if existing is not None:
             return self.version(client_id, day, existing), False

@@ -46,9 +46,10 @@ class Violation:
         return f"{where}: {self.rule}: {self.message}"
 
 
-def validate_bids(bids: pl.DataFrame, config: BiddingConfig, delivery_starts: Sequence[datetime],
-                  max_sell_mw: float, max_buy_mw: float = 0.0, p90: pl.DataFrame | None = None,
-                  capacity_mw: float | None = None) -> list[Violation]:
+def validate_bids(  # noqa: C901 (one branch per rule of the module docstring, in order)
+        bids: pl.DataFrame, config: BiddingConfig, delivery_starts: Sequence[datetime],
+        max_sell_mw: float, max_buy_mw: float = 0.0, p90: pl.DataFrame | None = None,
+        capacity_mw: float | None = None) -> list[Violation]:
     """Every violation of the market and policy rules in ``bids`` (see the module docstring).
 
     ``max_sell_mw`` / ``max_buy_mw``: the capacity the volumes are measured against (an asset's, or

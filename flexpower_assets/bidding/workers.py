@@ -72,9 +72,10 @@ def _stop(slot: _Slot, kill: bool) -> None:
     slot.conn.close()
 
 
-def solve_in_workers(kind: AssetType, inputs: Sequence[SolveInput], *, per_solve_s: float,
-                     deadline: float, workers: int = 2, faults: FaultInjection | None = None,
-                     known: Mapping[str, SolveResult] | None = None) -> list[SolveResult]:
+def solve_in_workers(  # noqa: C901 (the worker loop: start, wait, kill on time-out, collect)
+        kind: AssetType, inputs: Sequence[SolveInput], *, per_solve_s: float,
+        deadline: float, workers: int = 2, faults: FaultInjection | None = None,
+        known: Mapping[str, SolveResult] | None = None) -> list[SolveResult]:
     """One result per input, in order. ``deadline`` is a ``time.time()`` instant (the stage's);
     ``known`` results (same input hash) are returned without solving again."""
     results: list[SolveResult | None] = [None] * len(inputs)

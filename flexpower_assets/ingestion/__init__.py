@@ -1,0 +1,1 @@
+"""The landing zone: scanning, hashing, parsing, staging and cataloguing inbound files."""

@@ -42,11 +42,22 @@ import polars as pl
 from flexpower_assets.domain.time import UTC
 from flexpower_assets.ingestion.decisions import Registrations, SyncReport, decide
 from flexpower_assets.ingestion.scan import (
-    LandingFile, landing_files, scan_landing, scan_stats, settled_files, settled_stats,
+    LandingFile,
+    landing_files,
+    scan_landing,
+    scan_stats,
+    settled_files,
+    settled_stats,
 )
 from flexpower_assets.ingestion.staging import file_days, staged_files, staging_dir
 from flexpower_assets.ingestion.store import (
-    CATALOG, CATALOG_COLUMNS, CHANGE_COLUMNS, accepted_rows, changed_files, record, registered_files,
+    CATALOG,
+    CATALOG_COLUMNS,
+    CHANGE_COLUMNS,
+    accepted_rows,
+    changed_files,
+    record,
+    registered_files,
     upgrade_catalog,
 )
 from flexpower_assets.ingestion.workers import parse_chunks, parse_file

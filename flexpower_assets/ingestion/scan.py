@@ -17,6 +17,7 @@ import polars as pl
 
 from flexpower_assets.parsers.registry import FILE_KINDS, FileKind, classify
 
+
 @dataclass(frozen=True)
 class LandingFile:
     """A file found in the landing zone, before its content is read."""

@@ -1,0 +1,1 @@
+"""Parsers of the inbound files, one module per source system (FORMATS.md)."""

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from flexpower_assets.parsers.errors import (
-    InputFileError,
     LINE,
+    InputFileError,
     collapse_duplicates,
     match_name,
     parse_column,

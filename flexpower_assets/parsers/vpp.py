@@ -19,9 +19,28 @@ import pandera.errors
 import polars as pl
 
 from flexpower_assets.parsers.columnar import (
-    FILE_INDEX, MAX_EPOCH_MS, NUMBER_TYPES, UTC_US, Batch, Columnar, epoch_ms_values, epoch_us,
-    gc_paused, in_layout, is_number, layout_of, load, load_quickly, measurements, numbers, one_file,
-    problem_alone, read_columnar, rising_in_each_file, utc, whole_ms,
+    FILE_INDEX,
+    MAX_EPOCH_MS,
+    NUMBER_TYPES,
+    UTC_US,
+    Batch,
+    Columnar,
+    epoch_ms_values,
+    epoch_us,
+    gc_paused,
+    in_layout,
+    is_number,
+    layout_of,
+    load,
+    load_quickly,
+    measurements,
+    numbers,
+    one_file,
+    problem_alone,
+    read_columnar,
+    rising_in_each_file,
+    utc,
+    whole_ms,
 )
 from flexpower_assets.parsers.errors import InputFileError, match_name, schema_problem, utc_from_name
 from flexpower_assets.schemas import columns_of, validate

@@ -15,7 +15,6 @@ from flexpower_assets.domain.reporting import (
     build_monthly_report,
     report_markdown_summary,
 )
-from flexpower_assets.reports.inputs import load_report_inputs
 from flexpower_assets.reports.html import (
     PLOTLY_BUNDLE,
     REPORT_KINDS,
@@ -26,6 +25,7 @@ from flexpower_assets.reports.html import (
     report_path,
     write_plotly_bundle,
 )
+from flexpower_assets.reports.inputs import load_report_inputs
 
 __all__ = [
     "PLOTLY_BUNDLE",

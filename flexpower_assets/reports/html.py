@@ -224,8 +224,8 @@ def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _json(value: Any) -> str:
-    """JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` only occur in strings, where
-    their ``\\u`` escapes mean the same."""
+    r"""JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` only occur in strings, where
+    their ``\u`` escapes mean the same."""
     text = orjson.dumps(value).decode("utf-8")
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 

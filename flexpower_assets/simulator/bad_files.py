@@ -18,7 +18,11 @@ from flexpower_assets.simulator.formats import plain_number
 from flexpower_assets.simulator.summary import SimulationSummary
 from flexpower_assets.simulator.timegrid import HORIZON_QH, Period
 from flexpower_assets.simulator.vpp import (
-    COMPACT_LAYOUT, REAL_LAYOUT, compact_time_columns, forecast_document, real_forecast_document,
+    COMPACT_LAYOUT,
+    REAL_LAYOUT,
+    compact_time_columns,
+    forecast_document,
+    real_forecast_document,
 )
 from flexpower_assets.simulator.weather import AssetModel
 

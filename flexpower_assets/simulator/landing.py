@@ -17,15 +17,26 @@ import polars as pl
 from tqdm import tqdm
 
 from flexpower_assets.simulator.bad_files import (
-    write_bad_trade_reexports, write_broken_number_final, write_off_grid_forecast,
+    write_bad_trade_reexports,
+    write_broken_number_final,
+    write_off_grid_forecast,
 )
 from flexpower_assets.simulator.bidding import simulate_bidding
 from flexpower_assets.simulator.crm import read_newest_crm_assets, write_crm_snapshots
 from flexpower_assets.simulator.dso import (
-    CORRECTION_DELAY_DAYS, FinalPlan, choose_redispatch, write_compensation, write_redispatch_flags,
+    CORRECTION_DELAY_DAYS,
+    FinalPlan,
+    choose_redispatch,
+    write_compensation,
+    write_redispatch_flags,
 )
 from flexpower_assets.simulator.exchange import (
-    export_name, export_time, private_trades, public_trades, sort_trades, write_export,
+    export_name,
+    export_time,
+    private_trades,
+    public_trades,
+    sort_trades,
+    write_export,
 )
 from flexpower_assets.simulator.imbalance import write_imbalance
 from flexpower_assets.simulator.jobs import AssetJob, JobContext, run_asset_jobs
@@ -35,7 +46,12 @@ from flexpower_assets.simulator.portfolio import Contract, Portfolio, asset_spec
 from flexpower_assets.simulator.summary import KINDS, SimulationSummary
 from flexpower_assets.simulator.timegrid import Grid, Period
 from flexpower_assets.simulator.vpp import (
-    REAL_LAYOUT, ForecastVersions, LivePlan, check_layout, live_stem, write_technical_data,
+    REAL_LAYOUT,
+    ForecastVersions,
+    LivePlan,
+    check_layout,
+    live_stem,
+    write_technical_data,
 )
 from flexpower_assets.simulator.weather import AssetModel, Weather
 

@@ -1,0 +1,1 @@
+"""Integration tests: definitions, materializations, sensors, the portal, the command line."""

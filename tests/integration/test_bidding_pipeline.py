@@ -166,7 +166,9 @@ def test_rerun_adds_no_solver_rows_and_submits_nothing_twice(world):
 
 
 def test_changed_scenario_file_before_gate_closure_supersedes_version_1(world):
-    from datetime import datetime as _dt, timezone as _tz
+    from datetime import datetime as _dt
+    from datetime import timezone as _tz
+
     from tests.integration.bidding_harness import write_scenarios
     case, bench = world.open("complete")
     assert bench.run().success

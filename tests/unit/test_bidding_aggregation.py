@@ -11,7 +11,11 @@ from pydantic import Field
 
 from flexpower_assets.bidding import aggregation as agg
 from flexpower_assets.bidding.asset_types import (
-    AssetType, asset_type, register_asset_type, registered_types, unregister_asset_type,
+    AssetType,
+    asset_type,
+    register_asset_type,
+    registered_types,
+    unregister_asset_type,
 )
 from flexpower_assets.bidding.config import parse_bidding_config
 from flexpower_assets.bidding.model import OPTIMAL, AssetTechnicalData, DayContext, SolveInput, SolveResult

@@ -9,7 +9,7 @@ from flexpower_assets.bidding import approval
 from flexpower_assets.bidding.clearing import clear
 from flexpower_assets.bidding.compliance import ComplianceLog
 from flexpower_assets.bidding.orders import content_hash, gate_closure, idempotency_key, order_problems, order_rows
-from flexpower_assets.portal.policy import Policy, PolicyError, DEFAULT_POLICY
+from flexpower_assets.portal.policy import DEFAULT_POLICY, Policy, PolicyError
 
 T0 = datetime(2025, 10, 14, 22, 0, tzinfo=timezone.utc)
 T1 = datetime(2025, 10, 14, 22, 15, tzinfo=timezone.utc)

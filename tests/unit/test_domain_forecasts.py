@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from flexpower_assets.domain.forecasts import latest_forecasts, missing_forecasts, portfolio_forecast
+from flexpower_assets.domain.time import UTC_DATETIME, quarter_hours
 from flexpower_assets.schemas import validate
 from flexpower_assets.schemas.published import AssetForecast, PortfolioForecast
-from flexpower_assets.domain.time import UTC_DATETIME, quarter_hours
 
 UTC = timezone.utc
 DAY = date(2025, 6, 8)

@@ -8,7 +8,6 @@ out by hand in the test.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-
 from decimal import Decimal
 
 import polars as pl

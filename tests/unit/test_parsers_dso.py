@@ -9,9 +9,9 @@ import pytest
 
 from flexpower_assets.parsers.dso import (
     parse_final_production,
-    read_final_production_batch,
     parse_redispatch_compensation,
     parse_redispatch_flags,
+    read_final_production_batch,
 )
 from flexpower_assets.parsers.errors import InputFileError
 

@@ -3,7 +3,6 @@ accuracy, trading, imbalance, redispatch, money and completeness, one row per sc
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 

@@ -14,8 +14,7 @@ import pandera.polars as pa
 import polars as pl
 
 from flexpower_assets.domain.time import month_of
-from flexpower_assets.schemas import columns_of
-from flexpower_assets.schemas import core, inbound, invoicing, published
+from flexpower_assets.schemas import columns_of, core, inbound, invoicing, published
 
 #: The registry model of each table a report reads (raw contracts carry their delivery day).
 INPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
