@@ -16,8 +16,8 @@ from flexpower_assets.assets.bidding import bidding_assets
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
-from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
+from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.settings import AlertSettings, Settings
 from resources.acknowledgements import Acknowledgements
 from resources.bidding import BiddingResource
@@ -30,7 +30,11 @@ from schedules.bid_sensors import bid_deadline_sensor
 from schedules.jobs import bidding_job, daily_job, daily_reports_job, daily_selection, ingest_job, monthly_job
 from schedules.schedules import schedules
 from schedules.sensors import (
-    SOURCES, build_landing_sensor, late_data_sensor, rebuild_after_daily_sensor, run_failure_alert_sensor,
+    SOURCES,
+    build_landing_sensor,
+    late_data_sensor,
+    rebuild_after_daily_sensor,
+    run_failure_alert_sensor,
 )
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}

@@ -31,8 +31,16 @@ import dagster as dg
 
 from flexpower_assets.domain.time import BERLIN
 from flexpower_assets.ingestion.watch import (
-    Coverage, Cursor, WarehouseBusy, files_to_ingest, new_registrations, no_ingestion_running, plan_days,
-    snapshot_kind_days, source_folders, source_kinds,
+    Coverage,
+    Cursor,
+    WarehouseBusy,
+    files_to_ingest,
+    new_registrations,
+    no_ingestion_running,
+    plan_days,
+    snapshot_kind_days,
+    source_folders,
+    source_kinds,
 )
 from flexpower_assets.partitions import PARTITIONS_START, daily_partitions
 from flexpower_assets.quality.freshness import arrivals

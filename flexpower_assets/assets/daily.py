@@ -13,7 +13,10 @@ import dagster as dg
 import polars as pl
 
 from flexpower_assets.assets.metadata import (
-    markdown_table, partitioned_check_spec, schema_check, schema_check_spec,
+    markdown_table,
+    partitioned_check_spec,
+    schema_check,
+    schema_check_spec,
 )
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS, RAW_TABLES, sync_selected
 from flexpower_assets.assets.steps import Built, Day, Table, table_step

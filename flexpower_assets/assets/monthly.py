@@ -15,15 +15,23 @@ import dagster as dg
 import polars as pl
 
 from flexpower_assets.assets.metadata import markdown_table, partitioned_check_spec
+from flexpower_assets.documents import (
+    dso_claim_pdf_path,
+    invoice_pdf_path,
+    render_dso_claim_pdf,
+    render_invoice_pdf,
+)
 from flexpower_assets.domain import invoice_checks
 from flexpower_assets.domain.invoicing import (
-    InvoiceSet, active_terms, assign_versions, compute_invoices, month_days, redispatch_claims,
+    InvoiceSet,
+    active_terms,
+    assign_versions,
+    compute_invoices,
+    month_days,
+    redispatch_claims,
 )
 from flexpower_assets.domain.portfolio import applicable_snapshot
 from flexpower_assets.domain.time import day_window
-from flexpower_assets.documents import (
-    dso_claim_pdf_path, invoice_pdf_path, render_dso_claim_pdf, render_invoice_pdf,
-)
 from flexpower_assets.ingestion.catalog import accepted_rows
 from flexpower_assets.partitions import monthly_partitions, partition_days, partition_month
 from resources.documents import DocumentStore

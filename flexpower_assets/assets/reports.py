@@ -12,7 +12,11 @@ import dagster as dg
 from flexpower_assets.assets.steps import merge_metadata
 from flexpower_assets.domain.reporting import build_daily_report, build_monthly_report, report_markdown_summary
 from flexpower_assets.partitions import (
-    daily_backfill_policy, daily_partitions, monthly_partitions, partition_days, partition_month,
+    daily_backfill_policy,
+    daily_partitions,
+    monthly_partitions,
+    partition_days,
+    partition_month,
 )
 from flexpower_assets.reports import render_reports
 from flexpower_assets.reports.inputs import load_report_inputs

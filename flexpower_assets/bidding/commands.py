@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import click
 

@@ -8,7 +8,9 @@ import polars as pl
 import pytest
 
 from flexpower_assets.quality.acknowledgements import (
-    AcknowledgementError, load_acknowledgements, split_acknowledged,
+    AcknowledgementError,
+    load_acknowledgements,
+    split_acknowledged,
 )
 from flexpower_assets.quality.freshness import crm_arrival, dso_final_arrival, technical_data_arrival
 
