@@ -88,3 +88,23 @@ def test_the_figures_say_what_was_measured_and_how(bench_output):
         assert profile[step] > 0, step
     assert any(line.startswith("ingestion profile (") for line in lines)
     assert any(line.startswith("measured on: ") for line in lines)
+
+
+@pytest.mark.slow
+def test_day_by_day_lets_each_day_arrive_then_builds_it(tmp_path):
+    from flexpower_assets.bench.days import run_day_by_day
+
+    lines: list[str] = []
+    figures = run_day_by_day(n_assets=3, days=3, seed=5, workdir=tmp_path, echo=lines.append,
+                             public_trades_per_day=200, drop_caches=False)
+    assert json.loads(lines[-1]) == json.loads(json.dumps(figures))
+    per_day = figures["per_day"]
+    assert [day["day"] for day in per_day] == ["2025-06-08", "2025-06-09", "2025-06-10"]
+    assert all(day["success"] for day in per_day)
+    # every simulated file arrives exactly once, so the stored count ends at the simulated total
+    simulated = sum(1 for path in (tmp_path / "landing").rglob("*") if path.is_file())
+    assert [day["files_stored"] for day in per_day][-1] == simulated
+    assert sum(day["files_arrived"] for day in per_day) == simulated
+    assert all(day["files_registered"] == day["files_arrived"] for day in per_day)
+    assert figures["summary"]["days"] == 3
+    assert any(line.startswith("fitted over all days: ") for line in lines)
