@@ -35,6 +35,7 @@ from flexpower_assets.bench.run import (
     Echo,
     _prepare_landing,
     _step_stages,
+    cpu_seconds,
     drop_page_cache,
     machine,
     machine_text,
@@ -89,19 +90,20 @@ def measure_days(source: Path, landing: Path, warehouse_path: Path, data_dir: Pa
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source / relative, target)
             stored += len(files)
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), cpu_seconds()
             report = sync_landing(landing, Warehouse(warehouse_path), workers=workers)
             ingestion = time.perf_counter() - began
             began = time.perf_counter()
             result = job.execute_in_process(partition_key=day.isoformat(), instance=instance,
                                             raise_on_error=False, run_config=QUIET)
             compute = time.perf_counter() - began
+            cpu = cpu_seconds() - cpu_began
             stages, errors = _step_stages(instance, result.run_id)
             days.append({
                 "day": day.isoformat(), "files_arrived": len(files), "files_stored": stored,
                 "files_registered": report.n_new, "seconds_ingestion": ingestion, "seconds_compute": compute,
                 "seconds_raw": sum(info["seconds"] for stage, info in stages.items() if stage.startswith("raw/")),
-                "seconds": ingestion + compute, "success": result.success, "errors": errors,
+                "seconds": ingestion + compute, "cpu_seconds": cpu, "success": result.success, "errors": errors,
             })
     return days
 
@@ -116,10 +118,11 @@ def slope_per_day(values: list[float]) -> float:
     return numerator / sum((x - mean_x) ** 2 for x in range(n))
 
 
-def summarise(days: list[dict[str, Any]], edge: int = EDGE_DAYS) -> dict[str, Any]:
-    """First and last ``edge`` days' mean and standard deviation of the day's cost, the slope of
-    the cost per stored day, and whether the ends differ by less than the noise between days."""
-    costs = [day["seconds"] for day in days]
+def summarise(days: list[dict[str, Any]], edge: int = EDGE_DAYS, measure: str = "seconds") -> dict[str, Any]:
+    """First and last ``edge`` days' mean and standard deviation of the day's cost (``measure``:
+    wall ``seconds`` or ``cpu_seconds``), the slope of the cost per stored day, and whether the
+    ends differ by less than the noise between days."""
+    costs = [day[measure] for day in days]
     edge = max(1, min(edge, len(costs) // 2))
     first, last = costs[:edge], costs[-edge:]
     first_mean, last_mean = statistics.fmean(first), statistics.fmean(last)
@@ -164,11 +167,12 @@ def run_day_by_day(n_assets: int, days: int, seed: int = 7, workdir: Path | None
         echo(f"{days} days arrive one by one ({n_assets} assets, {layout} layout, page cache {cache}): "
              f"each day ingest, then {JOB} for the day ...")
         measured, _memory = run_measured(measure_days, source, landing, warehouse, root, arrivals, workers)
-        echo(f"{'day':<12}{'arrived':>9}{'stored':>9}{'ingest s':>10}{'daily_job s':>13}{'raw s':>8}{'day s':>8}")
+        echo(f"{'day':<12}{'arrived':>9}{'stored':>9}{'ingest s':>10}{'daily_job s':>13}{'raw s':>8}{'day s':>8}"
+             f"{'CPU s':>8}")
         for day in measured:
             echo(f"{day['day']:<12}{day['files_arrived']:>9,}{day['files_stored']:>9,}{day['seconds_ingestion']:>10.2f}"
                  f"{day['seconds_compute']:>13.2f}{day['seconds_raw']:>8.2f}{day['seconds']:>8.2f}"
-                 + ("" if day["success"] else "  FAILED"))
+                 f"{day['cpu_seconds']:>8.2f}" + ("" if day["success"] else "  FAILED"))
         summary = summarise(measured)
         echo(f"first {summary['edge_days']} days: {summary['first_mean_s']:.2f} s a day "
              f"(sd {summary['first_sd_s']:.2f}); last {summary['edge_days']}: {summary['last_mean_s']:.2f} s "
@@ -177,11 +181,16 @@ def run_day_by_day(n_assets: int, days: int, seed: int = 7, workdir: Path | None
         echo(f"fitted over all days: {summary['slope_s_per_stored_day'] * 1000:+.1f} ms per stored day "
              f"({summary['slope_over_all_days_s']:+.2f} s from the first to the last day); "
              f"{'within' if summary['within_noise'] else 'NOT within'} the noise between days "
-             f"(2 x sd {summary['noise_sd_s']:.2f} s)")
+             f"(2 x sd {summary['noise_sd_s']:.2f} s around the line)")
+        cpu = summarise(measured, measure="cpu_seconds")
+        echo(f"in CPU seconds (this process and its workers): first {cpu['edge_days']} days "
+             f"{cpu['first_mean_s']:.2f}, last {cpu['last_mean_s']:.2f}, "
+             f"{cpu['slope_s_per_stored_day'] * 1000:+.1f} ms per stored day, "
+             f"{'within' if cpu['within_noise'] else 'NOT within'} the noise (2 x sd {cpu['noise_sd_s']:.2f} s)")
         conditions["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         echo(f"load average after the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         figures = {"mode": "day_by_day", "assets": n_assets, "days": days, "seed": seed, "layout": layout,
-                   "page_cache": cache, "machine": conditions, "summary": summary,
+                   "page_cache": cache, "machine": conditions, "summary": summary, "summary_cpu": cpu,
                    "success": all(day["success"] for day in measured),
                    "per_day": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in day.items()
                                 if k != "errors"} for day in measured]}

@@ -106,5 +106,7 @@ def test_day_by_day_lets_each_day_arrive_then_builds_it(tmp_path):
     assert [day["files_stored"] for day in per_day][-1] == simulated
     assert sum(day["files_arrived"] for day in per_day) == simulated
     assert all(day["files_registered"] == day["files_arrived"] for day in per_day)
+    assert all(day["cpu_seconds"] > 0 for day in per_day)
+    assert figures["summary_cpu"]["days"] == 3
     assert figures["summary"]["days"] == 3
     assert any(line.startswith("fitted over all days: ") for line in lines)

@@ -55,3 +55,12 @@ def test_summary_compares_the_ends_with_the_noise_around_the_line():
     assert growing["last_minus_first_s"] == pytest.approx(4.0)
     assert growing["noise_sd_s"] == pytest.approx(0.0, abs=1e-9)
     assert growing["within_noise"] is False
+
+
+def test_summary_of_cpu_seconds_reads_that_measure():
+    days = [{"seconds": 50.0 + 10 * k, "cpu_seconds": 8.0} for k in range(4)]
+    # wall time grows 10 s a day (a busier machine); the CPU seconds stay at 8.0
+    assert summarise(days, edge=2)["slope_s_per_stored_day"] == pytest.approx(10.0)
+    cpu = summarise(days, edge=2, measure="cpu_seconds")
+    assert cpu["slope_s_per_stored_day"] == pytest.approx(0.0)
+    assert cpu["first_mean_s"] == cpu["last_mean_s"] == 8.0
