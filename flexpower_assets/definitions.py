@@ -16,12 +16,14 @@ from flexpower_assets.assets.bidding import bidding_assets
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
+from flexpower_assets.assets.probabilistic import probabilistic_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
 from flexpower_assets.assets.reports import report_assets
 from flexpower_assets.settings import AlertSettings, Settings
 from resources.acknowledgements import Acknowledgements
 from resources.bidding import BiddingResource
 from resources.documents import DocumentStore
+from resources.forecasting import ForecastingResource
 from resources.io_manager import WarehouseIOManager
 from resources.landing import LandingZone
 from resources.notifier import Notifier
@@ -38,7 +40,7 @@ from schedules.sensors import (
 )
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
-ALL_ASSETS = [landing_files, *daily_assets, *monthly_assets, *report_assets, *bidding_assets]
+ALL_ASSETS = [landing_files, *daily_assets, *monthly_assets, *report_assets, *bidding_assets, *probabilistic_assets]
 
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
@@ -72,6 +74,7 @@ def build_defs(settings: Settings | None = None,
                                min_file_age_s=settings.min_file_age_s),
         "notifier": notifier_of(settings.alerts),
         "acknowledgements": Acknowledgements(path=str(settings.acknowledgements_path)),
+        "forecasting": ForecastingResource(),
         "documents": DocumentStore(path=str(settings.data_dir)),
         "bidding": BiddingResource(config_path=str(settings.bidding_config), data_dir=str(settings.data_dir),
                                    now=settings.now.isoformat() if settings.now else "", exchange_url=settings.exchange_url,
