@@ -187,6 +187,36 @@ def bench(ctx: click.Context, n_assets: int, days: int, seed: int, baseline: boo
 
 
 bench.add_command(bench_bids_command, "bids")
+
+
+@main.command()
+@click.option("--from", "first", required=True, help="First delivery day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last delivery day, YYYY-MM-DD.")
+@click.option("--strategies", default="point,quantile,perfect_foresight", show_default=True,
+              help="Comma-separated strategies (perfect_foresight, the bound, is always added).")
+@click.option("--curtailment-price", type=float, default=0.0, show_default=True,
+              help="EUR/MWh from which the renewable sell step is offered.")
+def backtest(first: str, last: str, strategies: str, curtailment_price: float) -> None:
+    """Replay past delivery days with each strategy into backtest_result, and write the HTML report."""
+    from flexpower_assets.backtest_cli import run_backtest_command
+
+    sys.exit(run_backtest_command(Settings.from_env(), first, last, strategies, curtailment_price, echo=click.echo))
+
+
+@main.command("champion-pin")
+@click.argument("method")
+@click.option("--from", "from_day", required=True, help="First delivery day the pin applies to, YYYY-MM-DD.")
+@click.option("--asset", "asset_id", default=None, help="Asset to pin (default: every asset).")
+@click.option("--by", "pinned_by", required=True, help="Who pins (recorded).")
+@click.option("--reason", required=True, help="Why (recorded).")
+def champion_pin(method: str, from_day: str, asset_id: str | None, pinned_by: str, reason: str) -> None:
+    """Pin the champion forecast method from a day on (recorded in main.champion_pin)."""
+    from flexpower_assets.backtest_cli import pin_champion
+
+    pin_champion(Settings.from_env(), method, date.fromisoformat(from_day), asset_id, pinned_by, reason)
+    click.echo(f"pinned {method} from {from_day} for {asset_id or 'every asset'}")
+
+
 main.add_command(portal_command, "portal")
 main.add_command(token_group, "token")
 main.add_command(audit_group, "audit")

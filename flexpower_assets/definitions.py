@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from flexpower_assets.assets.backtest import backtest_assets, backtest_job
 from flexpower_assets.assets.bidding import bidding_assets
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
@@ -40,7 +41,8 @@ from schedules.sensors import (
 )
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
-ALL_ASSETS = [landing_files, *daily_assets, *monthly_assets, *report_assets, *bidding_assets, *probabilistic_assets]
+ALL_ASSETS = [landing_files, *daily_assets, *monthly_assets, *report_assets, *bidding_assets,
+              *probabilistic_assets, *backtest_assets]
 
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
@@ -89,7 +91,7 @@ def build_defs(settings: Settings | None = None,
     sensors += [rebuild_after_daily_sensor, late_data_sensor, run_failure_alert_sensor]
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[ingest_job, daily_job, daily_reports_job, monthly_job, bidding_job],
+        jobs=[ingest_job, daily_job, daily_reports_job, monthly_job, bidding_job, backtest_job],
         schedules=schedules,
         sensors=[*sensors, bid_deadline_sensor],
         resources=resources,

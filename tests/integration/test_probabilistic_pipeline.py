@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import dagster as dg
@@ -32,10 +35,11 @@ def history(tmp_path_factory):
         for k in range(1, DAYS):  # the first day has no version made before its gate closure
             summary = run_partition(defs, "daily_job", (START + timedelta(days=k)).isoformat(), instance)
             assert summary.success, summary.error
-    return Warehouse(settings.warehouse_path)
+    return Warehouse(settings.warehouse_path), defs, settings
 
 
 def test_quantiles_served_with_fallback_then_methods(history):
+    history, _defs, _settings = history
     counts = history.read("select delivery_day, method, count(*) as n from asset_forecast_quantile group by all order by all")
     n_assets = history.read("select count(distinct asset_id) as n from core.portfolio_assets where delivery_day = ?",
                             [START + timedelta(days=3)])["n"][0]
@@ -52,6 +56,7 @@ def test_quantiles_served_with_fallback_then_methods(history):
 
 
 def test_skill_and_champion_recorded(history):
+    history, _defs, _settings = history
     skill = history.read("select * from forecast_skill order by evaluated_on, method, asset_id")
     last_day = START + timedelta(days=DAYS - 1)
     today = skill.filter(pl.col("evaluated_on") == last_day)
@@ -61,3 +66,43 @@ def test_skill_and_champion_recorded(history):
     champions = history.read("select * from champion_history where delivery_day = ?", [last_day])
     assert champions.height == today["asset_id"].n_unique()
     assert champions["reason"].str.len_chars().min() > 0
+
+
+def test_backtest_job_writes_results_and_report(history):
+    warehouse, defs, settings = history
+    first, last = START + timedelta(days=2), START + timedelta(days=DAYS - 1)
+    config = {"ops": {"backtest_result": {"config": {"first_day": first.isoformat(), "last_day": last.isoformat()}}}}
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("backtest_job").execute_in_process(run_config=config, instance=instance)
+    assert result.success
+    rows = warehouse.read("select * from backtest_result order by strategy, asset_id, delivery_day")
+    n_assets = rows["asset_id"].n_unique()
+    # three strategies x every asset x the four days 3..6
+    assert rows.height == 3 * n_assets * 4
+    bound = rows.filter(pl.col("strategy") == "perfect_foresight")
+    assert bound["imbalance_mwh"].abs().max() == 0.0  # selling exactly the outcome leaves no imbalance
+    # net = revenue - imbalance cost on every row that has a cost
+    priced = rows.drop_nulls("net_eur")
+    assert (priced["net_eur"] - (priced["revenue_eur"] - priced["imbalance_cost_eur"])).abs().max() < 1e-9
+    report = settings.data_dir / "reports" / "backtest" / f"{first}_{last}.html"
+    html = report.read_text()
+    assert "Cumulative net EUR" in html and "Forecast quality next to the euros" in html
+    assert (report.parent / "plotly.min.js").is_file()
+
+
+def test_readme_commands_backtest_and_champion_pin(history, tmp_path):
+    warehouse, _defs, settings = history
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "FLEXPOWER_LANDING_DIR": str(settings.landing_dir), "FLEXPOWER_WAREHOUSE": str(settings.warehouse_path),
+           "FLEXPOWER_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "home")}
+    cli = [sys.executable, "-m", "flexpower_assets.cli"]
+    pinned = subprocess.run([*cli, "champion-pin", "gbm", "--from", "2025-06-05", "--by", "desk", "--reason", "model review"],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert pinned.returncode == 0, pinned.stderr
+    assert warehouse.read("select method, from_day, pinned_by from main.champion_pin").rows() == [
+        ("gbm", date(2025, 6, 5), "desk")]
+    run = subprocess.run([*cli, "backtest", "--from", "2025-06-04", "--to", "2025-06-06", "--strategies", "point"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "strategies perfect_foresight, point" in run.stdout  # the bound is always added
+    assert (tmp_path / "reports" / "backtest" / "2025-06-04_2025-06-06.html").is_file()
