@@ -125,8 +125,11 @@ def forecast_skill(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
                                    challenger_crps_kw=pl.lit(None, dtype=pl.Float64), days_better=pl.lit(0, dtype=pl.Int64))
     champions = pl.concat([champions.filter(pl.col("asset_id").is_in(assets)), initial.select(champions.columns)]).sort("asset_id")
     history = champions.with_columns(delivery_day=pl.lit(day, dtype=pl.Date)).select("delivery_day", pl.exclude("delivery_day"))
+    # where the window's forecasts were the fallback band (too little history), that band was what was served
+    served = pl.when(pl.col("champion").is_in(pl.col("method").implode().over("asset_id"))).then(pl.col("champion")) \
+        .otherwise(pl.lit(prob.FALLBACK))
     frame = today.join(champions.select("asset_id", "champion"), on="asset_id", how="left").with_columns(
-        is_champion=pl.col("method") == pl.col("champion"), delivery_day=pl.lit(day, dtype=pl.Date)).drop("champion")
+        is_champion=pl.col("method") == served, delivery_day=pl.lit(day, dtype=pl.Date)).drop("champion")
     frame, schema_result = schema_check(frame, contract.ForecastSkill, "forecast_skill")
     champ_rows = frame.filter(pl.col("is_champion"))
     coverage = champ_rows["coverage_80"].drop_nulls()
