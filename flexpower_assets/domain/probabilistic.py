@@ -136,12 +136,13 @@ def _features(frame: pl.DataFrame) -> pl.DataFrame:
 def _long(frame: pl.DataFrame, shares: np.ndarray, method: str) -> pl.DataFrame:
     """Frame rows x levels of quantiles in units of capacity -> long rows in kW."""
     n = frame.height
+    rows = np.repeat(np.arange(n), len(LEVELS))
     return pl.DataFrame({
-        "asset_id": np.repeat(frame["asset_id"].to_numpy(), len(LEVELS)),
-        "delivery_start": frame["delivery_start"].gather(np.repeat(np.arange(n), len(LEVELS))),
-        "quantile_level": np.tile(np.array(LEVELS), n),
-        "power_kw": (shares * frame["capacity_kw"].to_numpy()[:, None]).reshape(-1),
-        "method": [method] * (n * len(LEVELS)),
+        "asset_id": frame["asset_id"].gather(rows),
+        "delivery_start": frame["delivery_start"].gather(rows),
+        "quantile_level": pl.Series(np.tile(np.array(LEVELS), n), dtype=pl.Float64),
+        "power_kw": pl.Series((shares * frame["capacity_kw"].to_numpy()[:, None]).reshape(-1), dtype=pl.Float64),
+        "method": pl.Series([method] * (n * len(LEVELS)), dtype=pl.Utf8),
     })
 
 

@@ -153,3 +153,12 @@ def test_critical_ratio_picks_the_level_from_past_prices():
     assert prob.nearest_level(q) == 0.3
     # no cost either way: the median
     assert prob.critical_ratio([50.0], [50.0], [50.0]) == 0.5
+
+
+def test_a_day_without_any_gate_forecast_yields_no_quantiles():
+    # the first simulated day: no version was made before its gate closure
+    target = pl.DataFrame(schema={"asset_id": pl.Utf8, "delivery_start": UTC_DATETIME, "power_kw": pl.Float64,
+                                  "forecast_version": UTC_DATETIME, "lead_hours": pl.Float64})
+    assets = pl.DataFrame({"asset_id": ["W"], "technology": ["wind"], "capacity_kw": [100.0]})
+    out, n_days = prob.quantile_forecast(target, pl.DataFrame(), assets, prob.ForecastingSettings())
+    assert out.height == 0 and n_days == 0 and out.schema["asset_id"] == pl.Utf8
