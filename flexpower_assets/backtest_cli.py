@@ -51,3 +51,17 @@ def pin_champion(settings: Settings, method: str, from_day: date, asset_id: str 
                      "pinned_by varchar, reason varchar, pinned_at timestamptz)")
         conn.execute("insert into main.champion_pin values (?, ?, ?, ?, ?, ?)",
                      [method, from_day, asset_id, pinned_by, reason, datetime.now().astimezone()])
+
+
+def run_demo_backtest(settings: Settings, warehouse: Warehouse, echo: Callable[[str], None] = print) -> int:
+    """The demo's backtest: every built day that has the methods' quantiles (not only the fallback)."""
+    if not warehouse.table_exists("main", "asset_forecast_quantile"):
+        return 0
+    days = warehouse.read("select min(delivery_day) as first, max(delivery_day) as last from main.asset_forecast_quantile "
+                          "where method <> 'fallback'")
+    if days["first"][0] is None:
+        echo("backtest: no day with quantiles from the methods yet (too little history)")
+        return 0
+    echo("")
+    return run_backtest_command(settings, days["first"][0].isoformat(), days["last"][0].isoformat(),
+                                "point,quantile,perfect_foresight", 0.0, echo)

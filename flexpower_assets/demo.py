@@ -17,7 +17,7 @@ from resources.warehouse import Warehouse
 
 SUMMARY_TABLES = ["asset_forecast", "portfolio_forecast", "best_of_infeed", "portfolio_best_of_infeed",
                   "trading_pnl", "trading_daily", "asset_imbalance", "portfolio_imbalance",
-                  "invoice", "invoice_line"]
+                  "invoice", "invoice_line", "asset_forecast_quantile", "forecast_skill", "champion_history"]
 
 
 def landing_days(warehouse: Warehouse) -> list[date]:
@@ -67,6 +67,9 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
     reports = settings.data_dir / "reports"
     if reports.exists():
         echo(f"reports: {reports}")
+    from flexpower_assets.backtest_cli import run_demo_backtest
+
+    failures += run_demo_backtest(settings, warehouse, echo)
     from flexpower_assets.bidding.demo import run_bid_demo
 
     failures += run_bid_demo(settings, echo)

@@ -63,7 +63,7 @@ def settle(volumes: pl.DataFrame, realised: pl.DataFrame, day_ahead: pl.DataFram
            curtailment_price: float) -> pl.DataFrame:
     """Per strategy, asset and QH: the bid's settlement.
 
-    ``volumes``: ``strategy, asset_id, delivery_start, volume_kw``; ``realised``: best-of-infeed rows
+    ``volumes``: ``strategy, asset_id, delivery_start, volume_mwh``; ``realised``: best-of-infeed rows
     (``delivery_day, asset_id, delivery_start, energy_mwh, is_redispatched``); ``day_ahead``:
     ``delivery_start, price_eur_per_mwh``; ``prices``: imbalance prices as
     ``domain.imbalance.imbalance_prices`` returns them.
@@ -72,7 +72,7 @@ def settle(volumes: pl.DataFrame, realised: pl.DataFrame, day_ahead: pl.DataFram
     bids = (
         volumes.join(da, on="delivery_start", how="left")
         .with_columns(is_accepted=pl.col("da_price_eur_per_mwh") >= curtailment_price)
-        .with_columns(accepted_mwh=pl.when(pl.col("is_accepted")).then(pl.col("volume_kw").clip(lower_bound=0.0) / 1000 * QH_HOURS)
+        .with_columns(accepted_mwh=pl.when(pl.col("is_accepted")).then(pl.col("volume_mwh").clip(lower_bound=0.0))
                       .otherwise(0.0))
         .with_columns(revenue_eur=pl.col("accepted_mwh") * pl.col("da_price_eur_per_mwh"))
     )
@@ -112,19 +112,20 @@ def daily_results(settled: pl.DataFrame) -> pl.DataFrame:
 
 def strategy_volumes(day: date, gate: pl.DataFrame, champion_quantiles: pl.DataFrame, realised: pl.DataFrame,
                      level: float, strategies: tuple[str, ...] = STRATEGIES) -> pl.DataFrame:
-    """Sell volumes per strategy, asset and QH of ``day``: ``point`` the gate forecast, ``quantile``
-    the champion's quantile at ``level``, ``perfect_foresight`` the realised power (the outcome, on
-    purpose: it is the bound)."""
+    """Sell volumes (``volume_mwh`` per QH) per strategy, asset and QH of ``day``: ``point`` the gate
+    forecast, ``quantile`` the champion's quantile at ``level``, ``perfect_foresight`` the realised
+    energy itself (the outcome, on purpose: it is the bound; no kW round trip, so its imbalance is
+    exactly 0)."""
     parts = []
     if POINT in strategies:
-        parts.append(gate.select(*KEY, volume_kw="power_kw").with_columns(strategy=pl.lit(POINT)))
+        parts.append(gate.select(*KEY, volume_mwh=pl.col("power_kw") / 1000 * QH_HOURS).with_columns(strategy=pl.lit(POINT)))
     if QUANTILE in strategies:
         rows = champion_quantiles.filter((pl.col("quantile_level") - level).abs() < 1e-9)
-        parts.append(rows.select(*KEY, volume_kw="power_kw").with_columns(strategy=pl.lit(QUANTILE)))
+        parts.append(rows.select(*KEY, volume_mwh=pl.col("power_kw") / 1000 * QH_HOURS).with_columns(strategy=pl.lit(QUANTILE)))
     if PERFECT in strategies:
-        parts.append(realised.select(*KEY, volume_kw=pl.col("energy_mwh") * 1000 / QH_HOURS).with_columns(
+        parts.append(realised.select(*KEY, volume_mwh=pl.col("energy_mwh")).with_columns(
             strategy=pl.lit(PERFECT)))
-    return pl.concat([p.select("strategy", *KEY, pl.col("volume_kw").fill_null(0.0)) for p in parts])
+    return pl.concat([p.select("strategy", *KEY, pl.col("volume_mwh").fill_null(0.0)) for p in parts])
 
 
 def bootstrap_ci(values: np.ndarray, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:

@@ -67,8 +67,9 @@ def test_one_day_of_every_strategy_by_hand():
     q = rows["quantile"]
     assert (q["accepted_mwh"], q["revenue_eur"], q["imbalance_mwh"], q["imbalance_cost_eur"], q["net_eur"]) == pytest.approx(
         (0.6, 60.0, -0.1, 15.0, 45.0))
-    # perfect foresight: 0.5 MWh x 100 = 50 EUR, no imbalance
+    # perfect foresight: 0.5 MWh x 100 = 50 EUR, no imbalance (exactly: it sells the outcome's own MWh)
     f = rows["perfect_foresight"]
+    assert f["imbalance_mwh"] == 0.0
     assert (f["accepted_mwh"], f["revenue_eur"], f["imbalance_mwh"], f["imbalance_cost_eur"], f["net_eur"]) == pytest.approx(
         (0.5, 50.0, 0.0, 0.0, 50.0))
     # capture rate = net / perfect-foresight net: 44/50, 45/50, 1
