@@ -94,7 +94,11 @@ class ReservoirLevel(pa.DataFrameModel):
 # --- contract tables ----------------------------------------------------------------------------
 
 class SolverRun(pa.DataFrameModel):
-    """solver_run: asset x scenario x delivery day (one row per solve; same input hash, same row)."""
+    """solver_run: asset x scenario x delivery day, one row per input hash.
+
+    Same input hash, same row; a changed input (a newer scenario file before gate closure)
+    adds a row beside the earlier one, which stays as the record of what was solved then.
+    """
 
     delivery_day: dt.date
     client_id: str
@@ -110,7 +114,7 @@ class SolverRun(pa.DataFrameModel):
     config_hash: str
 
     class Config:
-        unique = ["delivery_day", "asset_id", "scenario_id"]
+        unique = ["delivery_day", "asset_id", "scenario_id", "input_hash"]
 
 
 class AssetBidCurve(pa.DataFrameModel):
