@@ -63,8 +63,8 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
         current = warehouse.read(
             "select status, count(*) as n from main.invoice where is_current group by 1 order by 1")
         echo("invoices: " + ", ".join(f"{row['n']} {row['status']}" for row in current.iter_rows(named=True)))
-        echo(f"invoice PDFs: {settings.data_dir / 'invoices'}")
-    reports = settings.data_dir / "reports"
+        echo(f"invoice PDFs: {settings.documents_root / 'invoices'}")
+    reports = settings.documents_root / "reports"
     if reports.exists():
         echo(f"reports: {reports}")
     from flexpower_assets.backtest_cli import run_demo_backtest

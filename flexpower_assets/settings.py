@@ -11,6 +11,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_ROOT / "data"
 
 
+def documents_dir_for(warehouse_path: Path) -> Path:
+    """The documents folder that belongs to a warehouse: ``<warehouse dir>/<warehouse stem>.documents``
+    (``data/warehouse/flexpower.duckdb`` -> ``data/warehouse/flexpower.documents``)."""
+    warehouse_path = Path(warehouse_path)
+    return warehouse_path.parent / f"{warehouse_path.stem}.documents"
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     """Where notifications go (README, "Alerts"); empty values switch a channel off."""
@@ -67,6 +74,15 @@ class Settings:
     def current_time(self) -> datetime:
         """The current time in UTC: FLEXPOWER_NOW when set (replaying a past day), else the clock."""
         return self.now if self.now is not None else datetime.now(timezone.utc)
+    # invoice PDFs, DSO claims and reports; None: the folder of the warehouse (documents_dir_for)
+    documents_dir: Path | None = None
+    # the portal is served over HTTPS (behind a TLS proxy): its session cookie gets the Secure flag
+    portal_https: bool = False
+
+    @property
+    def documents_root(self) -> Path:
+        """Where this warehouse's documents live (``documents_dir``, else next to the warehouse)."""
+        return self.documents_dir if self.documents_dir is not None else documents_dir_for(self.warehouse_path)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,6 +94,8 @@ class Settings:
         min_age = float(os.environ.get("FLEXPOWER_MIN_FILE_AGE_S", "60"))
         bidding = os.environ.get("FLEXPOWER_BIDDING_CONFIG")
         acknowledgements = Path(os.environ.get("FLEXPOWER_ACKNOWLEDGEMENTS", PROJECT_ROOT / "acknowledgements.yaml"))
+        documents = os.environ.get("FLEXPOWER_DOCUMENTS_DIR")
+        https = os.environ.get("FLEXPOWER_PORTAL_HTTPS", "").strip().lower() in ("1", "true", "yes", "on")
         return cls(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve(),
                    data_dir=data_dir.resolve(), parse_workers=workers, executor=executor,
                    min_file_age_s=min_age,
@@ -88,7 +106,8 @@ class Settings:
                    solve_workers=int(os.environ.get("FLEXPOWER_SOLVE_WORKERS", "2")),
 
                    alerts=AlertSettings.from_env(), acknowledgements_path=acknowledgements.resolve(),
-                   sensor_interval_s=int(os.environ.get("FLEXPOWER_SENSOR_INTERVAL_S", "60")))
+                   sensor_interval_s=int(os.environ.get("FLEXPOWER_SENSOR_INTERVAL_S", "60")),
+                   documents_dir=Path(documents).resolve() if documents else None, portal_https=https)
 
 
 def parse_now(text: str | None) -> datetime | None:

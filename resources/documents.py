@@ -1,4 +1,5 @@
-"""Where documents for people go: invoice PDFs, DSO claims and reports, under the data folder."""
+"""Where documents for people go: invoice PDFs, DSO claims and reports, in the documents folder
+of the warehouse they are built from (``Settings.documents_root``)."""
 
 from __future__ import annotations
 

@@ -51,12 +51,24 @@ class LockedDuckDbClient(DuckDbClient):
             connection.execute(_get_cleanup_statement(table_slice))
 
 
+def _add_new_columns(connection, table_slice: TableSlice, target: str, arrow) -> None:  # noqa: ARG001
+    """Columns of the frame (``arrow``, read by DuckDB) that the table lacks are added (empty for the rows before),
+    so a warehouse built by an earlier version takes a new column instead of failing the insert."""
+    existing = {row[0] for row in connection.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [table_slice.schema, table_slice.table]).fetchall()}
+    for name, dtype in connection.execute("select column_name, column_type from (describe select * from arrow)").fetchall():
+        if name not in existing:
+            connection.execute(f'alter table {target} add column "{name.replace(chr(34), chr(34) * 2)}" {dtype}')
+
+
 class PolarsFrameHandler(DuckDBPolarsTypeHandler):
     def handle_output(self, context, table_slice: TableSlice, obj: pl.DataFrame, connection):
         arrow = obj.to_arrow()  # noqa: F841 (read by DuckDB)
         target = f"{table_slice.schema}.{table_slice.table}"
         connection.execute(f"create schema if not exists {table_slice.schema}")
         connection.execute(f"create table if not exists {target} as select * from arrow limit 0")
+        _add_new_columns(connection, table_slice, target, arrow)
         if obj.height:
             connection.execute(f"insert into {target} by name select * from arrow")
         context.add_output_metadata({

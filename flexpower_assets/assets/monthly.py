@@ -15,12 +15,9 @@ import dagster as dg
 import polars as pl
 
 from flexpower_assets.assets.metadata import markdown_table, partitioned_check_spec
-from flexpower_assets.documents import (
-    dso_claim_pdf_path,
-    invoice_pdf_path,
-    render_dso_claim_pdf,
-    render_invoice_pdf,
-)
+from flexpower_assets.documents import dso_claim_pdf_path, invoice_pdf_path, render_dso_claim_pdf
+from flexpower_assets.documents.invoice_pdf import invoice_pdf_content
+from flexpower_assets.documents.store import indexed_file, record_documents, write_document
 from flexpower_assets.domain import invoice_checks
 from flexpower_assets.domain.invoicing import (
     InvoiceSet,
@@ -112,7 +109,7 @@ def invoices(context: dg.AssetExecutionContext, warehouse: WarehouseResource, do
                                                        "price_eur_per_mwh": pl.Float64}),
                              built_days)
     every_version, issued = assign_versions(fresh, *previous_versions(warehouse.get(), month))
-    paths = write_documents(documents, month, every_version)
+    every_version, paths = write_documents(documents, warehouse.get(), month, every_version)
     current = every_version.invoices.filter(pl.col("is_current"))
     status_counts = current.group_by("status").len().sort("status")
     summary = {
@@ -157,23 +154,31 @@ def invoice_check_results(invoice_set: InvoiceSet, terms: pl.DataFrame, best_of_
                               severity=WARN, metadata={"unpriced": dg.MetadataValue.md(markdown_table(unpriced))})
 
 
-def write_documents(documents: DocumentStore, month: str, invoice_set: InvoiceSet) -> list[str]:
-    """One PDF per invoice version (written once: identical inputs give identical bytes) and one
-    redispatch claim per DSO; returns the paths of the current documents."""
+def write_documents(documents: DocumentStore, warehouse: Warehouse, month: str,
+                    invoice_set: InvoiceSet) -> tuple[InvoiceSet, list[str]]:
+    """One PDF per invoice version and one redispatch claim per DSO, each rewritten when its bytes
+    differ. Returns the invoice set with every version's ``document_sha256`` (stored with the
+    invoice row, which the portal checks before serving the PDF) and the current documents' paths;
+    the claims go into the document index of the warehouse."""
     paths: list[str] = []
+    hashes: list[str] = []
     for invoice in invoice_set.invoices.iter_rows(named=True):
         path = invoice_pdf_path(documents.root, invoice["invoice_id"], month, invoice["version"])
-        if not path.exists():
-            key = (pl.col("invoice_id") == invoice["invoice_id"]) & (pl.col("version") == invoice["version"])
-            render_invoice_pdf(invoice, invoice_set.lines.filter(key).to_dicts(),
-                               invoice_set.day_volumes.filter(key).to_dicts(), path)
+        key = (pl.col("invoice_id") == invoice["invoice_id"]) & (pl.col("version") == invoice["version"])
+        content = invoice_pdf_content(invoice, invoice_set.lines.filter(key).to_dicts(),
+                                      invoice_set.day_volumes.filter(key).to_dicts())
+        hashes.append(write_document(path, content))
         if invoice["is_current"]:
             paths.append(str(path))
     claims = redispatch_claims(invoice_set)
+    indexed = []
     for (dso_id,), rows in claims.partition_by("dso_id", as_dict=True).items() if claims.height else []:
         path = render_dso_claim_pdf(dso_id, month, rows.to_dicts(), dso_claim_pdf_path(documents.root, dso_id, month))
+        indexed.append(indexed_file(documents.root, dso_id, path))
         paths.append(str(path))
-    return paths
+    record_documents(warehouse, "dso_claim", month, indexed)
+    invoices = invoice_set.invoices.with_columns(document_sha256=pl.Series(hashes, dtype=pl.String))
+    return InvoiceSet(invoices=invoices, lines=invoice_set.lines, day_volumes=invoice_set.day_volumes), paths
 
 
 monthly_assets = [invoices]

@@ -2,8 +2,9 @@
 
 The asset functions read the published tables of their period (the reports depend on them, they
 do not load them through the IO manager), call the pure report builder and write one HTML file
-per scope under ``<data>/reports/<kind>/<period>/``, next to one copy of plotly.js that makes the
-folder open offline; paths and the written summary go to the Dagster UI. Over a range of days
+per scope under ``<documents>/reports/<kind>/<period>/``, next to one copy of plotly.js that makes
+the folder open offline; every file's SHA-256 goes into the warehouse's document index (which the
+portal lists and checks), paths and the written summary go to the Dagster UI. Over a range of days
 (a backfill run) every day gets its own reports, each read from one warehouse connection.
 """
 
@@ -18,7 +19,7 @@ from flexpower_assets.partitions import (
     partition_days,
     partition_month,
 )
-from flexpower_assets.reports import render_reports
+from flexpower_assets.reports import record_report_documents, render_reports
 from flexpower_assets.reports.inputs import load_report_inputs
 from resources.documents import DocumentStore
 from resources.warehouse import as_utc
@@ -38,8 +39,10 @@ class _Connection:
         return as_utc(self.conn.execute(sql, params or []).pl())
 
 
-def _metadata(report, documents: DocumentStore) -> dict:
-    paths = [str(path) for path in render_reports(report, documents.root)]
+def _metadata(report, documents: DocumentStore, warehouse: WarehouseResource) -> dict:
+    written = render_reports(report, documents.root)
+    record_report_documents(warehouse.get(), documents.root, report, written)  # outside any reader
+    paths = [str(path) for path in written]
     return {
         "reports": len(paths),
         "portfolio_report": dg.MetadataValue.path(paths[0]) if paths else "none",
@@ -48,8 +51,8 @@ def _metadata(report, documents: DocumentStore) -> dict:
     }
 
 
-def _write(report, documents: DocumentStore) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata=_metadata(report, documents))
+def _write(report, documents: DocumentStore, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=_metadata(report, documents, warehouse))
 
 
 @dg.asset(
@@ -63,7 +66,7 @@ def daily_performance_reports(context: dg.AssetExecutionContext, warehouse: Ware
     for day in partition_days(context):
         with warehouse.get().reader() as conn:
             inputs = load_report_inputs(_Connection(conn), day, day)
-        per_day.append((day, _metadata(build_daily_report(day, inputs), documents)))
+        per_day.append((day, _metadata(build_daily_report(day, inputs), documents, warehouse)))
     return dg.MaterializeResult(metadata=merge_metadata(per_day))
 
 
@@ -76,7 +79,7 @@ def monthly_performance_reports(context: dg.AssetExecutionContext, warehouse: Wa
                                 documents: DocumentStore) -> dg.MaterializeResult:
     days = partition_days(context)
     report = build_monthly_report(partition_month(context), load_report_inputs(warehouse.get(), days[0], days[-1]))
-    return _write(report, documents)
+    return _write(report, documents, warehouse)
 
 
 report_assets = [daily_performance_reports, monthly_performance_reports]

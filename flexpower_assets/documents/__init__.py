@@ -1,6 +1,8 @@
 """Documents sent to customers and DSOs: invoice PDFs and redispatch claim PDFs, and where they live.
 
-Every document of a month is written under ``<data_dir>/invoices/<YYYY-MM>/``:
+Every document of a month is written under ``<documents>/invoices/<YYYY-MM>/``, in the documents
+folder of the warehouse it was built from (``Settings.documents_root``; ``store.py`` keeps the
+content hashes that bind each file to its warehouse row):
 ``INV-<contract>-<YYYY-MM>-v<version>.pdf`` per invoice version and
 ``DSO-CLAIM-<dso>-<YYYY-MM>.pdf`` per DSO. Ids come from outside (the CRM), so characters other
 than letters, digits, ``.``, ``_`` and ``-`` are replaced by ``_`` in file names.
@@ -31,10 +33,10 @@ def _month_dir(data_dir: Path | str, month: str) -> Path:
 
 
 def invoice_pdf_path(data_dir: Path | str, invoice_id: str, month: str, version: int) -> Path:
-    """``<data_dir>/invoices/<YYYY-MM>/<invoice_id>-v<version>.pdf``."""
+    """``<documents>/invoices/<YYYY-MM>/<invoice_id>-v<version>.pdf``."""
     return _month_dir(data_dir, month) / f"{_safe(invoice_id)}-v{int(version)}.pdf"
 
 
 def dso_claim_pdf_path(data_dir: Path | str, dso_id: str, month: str) -> Path:
-    """``<data_dir>/invoices/<YYYY-MM>/DSO-CLAIM-<dso>-<YYYY-MM>.pdf``."""
+    """``<documents>/invoices/<YYYY-MM>/DSO-CLAIM-<dso>-<YYYY-MM>.pdf``."""
     return _month_dir(data_dir, month) / f"DSO-CLAIM-{_safe(dso_id)}-{month}.pdf"

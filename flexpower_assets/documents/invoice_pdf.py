@@ -20,6 +20,8 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from flexpower_assets.documents.store import write_document
+
 COMPANY = "RouteToMarket"
 PRODUCER = "flexpower-assets documents"
 LINE_TITLES = {"infeed_payout": "Infeed payout", "fee": "Fee", "redispatch_payout": "Redispatch payout"}
@@ -152,7 +154,14 @@ def _settlement(gross: Any) -> str:
 
 
 def render_invoice_pdf(invoice: dict, lines: list[dict], day_volumes: list[dict], path: Path) -> Path:
-    """Write one invoice version as a PDF at ``path`` (folders created) and return the path."""
+    """Write one invoice version as a PDF at ``path`` (folders created; rewritten when its bytes
+    differ) and return the path."""
+    write_document(path, invoice_pdf_content(invoice, lines, day_volumes))
+    return Path(path)
+
+
+def invoice_pdf_content(invoice: dict, lines: list[dict], day_volumes: list[dict]) -> bytes:
+    """The bytes of one invoice version's PDF."""
     title = f"Invoice {invoice['invoice_id']} version {invoice['version']}"
     pdf = _Document(title, invoice["month"])
     pdf.add_page()
@@ -182,14 +191,21 @@ def render_invoice_pdf(invoice: dict, lines: list[dict], day_volumes: list[dict]
         pdf.ln(3)
     pdf.heading("Volume per day", 11)
     pdf.grid(_day_rows(day_volumes), (22, 24, 18, 12, 26, 78), ("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "LEFT"))
-    return _write(pdf, path)
+    return bytes(pdf.output())
 
 
 # --- DSO claim -------------------------------------------------------------------------------------
 
 
 def render_dso_claim_pdf(dso_id: str, month: str, claims: list[dict], path: Path) -> Path:
-    """Write the month's redispatch compensation claim to one DSO at ``path`` and return the path.
+    """Write the month's redispatch compensation claim to one DSO at ``path`` (rewritten when its
+    bytes differ) and return the path."""
+    write_document(path, dso_claim_pdf_content(dso_id, month, claims))
+    return Path(path)
+
+
+def dso_claim_pdf_content(dso_id: str, month: str, claims: list[dict]) -> bytes:
+    """The bytes of the month's redispatch compensation claim to one DSO.
 
     ``claims``: one dict per asset / metering point with ``asset_id``, ``metering_point_id``,
     ``curtailed_qh``, ``energy_mwh`` (latest forecast energy of the curtailed QHs) and
@@ -216,11 +232,4 @@ def render_dso_claim_pdf(dso_id: str, month: str, claims: list[dict], path: Path
     rows.append(["Total", "", "", str(total_qh), number(total_energy, 3, 6), "", money(total_amount)])
     pdf.grid(rows, (26, 28, 32, 20, 22, 28, 24), ("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"))
     pdf.field("Amount claimed", f"{money(total_amount)} EUR")
-    return _write(pdf, path)
-
-
-def _write(pdf: FPDF, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(pdf.output()))
-    return path
+    return bytes(pdf.output())

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import polars as pl
 from fastapi import Depends, FastAPI, Form, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +32,7 @@ from flexpower_assets.portal.policy import (
     NAME,
     BadRequest,
     Denied,
+    DocumentMismatch,
     Gate,
     NotFound,
     Period,
@@ -62,14 +63,15 @@ class NotAuthenticated(Exception):
 
 
 def create_app(  # noqa: C901 (the routes are closures of the factory; each route is small)
-        warehouse_path: Path, data_dir: Path, state_dir: Path | None = None, *,
-        policy_path: Path = DEFAULT_POLICY, lock_timeout_s: float = 60.0,
-        secure_cookies: bool = False) -> FastAPI:
-    """The portal over one warehouse file and one data directory; state under ``state_dir``
-    (default ``<data_dir>/portal``). ``secure_cookies`` for deployments behind HTTPS."""
-    data_dir = Path(data_dir)
-    state_dir = Path(state_dir) if state_dir is not None else data_dir / "portal"
-    gate = Gate(Policy.load(policy_path), Warehouse(Path(warehouse_path), timeout_s=lock_timeout_s), data_dir)
+        warehouse_path: Path, documents_dir: Path, state_dir: Path, *,
+               policy_path: Path = DEFAULT_POLICY, lock_timeout_s: float = 60.0,
+               secure_cookies: bool = False) -> FastAPI:
+    """The portal over one warehouse file and the documents folder built from it
+    (``Settings.documents_root``); tokens, sessions and the audit log under ``state_dir``.
+    ``secure_cookies`` for deployments behind HTTPS."""
+    state_dir = Path(state_dir)
+    gate = Gate(Policy.load(policy_path), Warehouse(Path(warehouse_path), timeout_s=lock_timeout_s),
+                Path(documents_dir))
     tokens = TokenStore(state_dir)
     audit = AuditLog(state_dir / "audit.jsonl")
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -147,6 +149,12 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         request.state.reason = str(exc)
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
+    @app.exception_handler(DocumentMismatch)
+    async def _mismatch(request: Request, exc: DocumentMismatch):
+        request.state.reason = str(exc)
+        return JSONResponse({"detail": f"Not served: {exc}. Retry after the next build, or ask the "
+                                       "operators to rebuild it."}, status_code=409)
+
     @app.exception_handler(WarehouseBusy)
     async def _busy(request: Request, exc: WarehouseBusy):
         request.state.reason = "warehouse busy"
@@ -220,21 +228,20 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         })
 
     # before the report route, so that the library is never taken for a scope
-    @app.get(f"/reports/{{kind}}/{{period}}/{PLOTLY_BUNDLE}", tags=["reports"], response_class=FileResponse,
+    @app.get(f"/reports/{{kind}}/{{period}}/{PLOTLY_BUNDLE}", tags=["reports"], response_class=Response,
              summary="plotly.js, which the reports of a period load (for whoever may open one of them)")
     def report_bundle(request: Request, kind: str, period: str, who: Principal = Depends(principal)):
         request.state.resource = f"report-bundle:{kind}/{period}"
-        path = gate.report_bundle(who, kind, period)
+        served = gate.report_bundle(who, kind, period)
         # a public library that only changes with plotly: the browser may keep it for an hour
-        return FileResponse(path, media_type="text/javascript; charset=utf-8",
-                            headers={"Cache-Control": "private, max-age=3600"})
+        return Response(served.content, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.get("/reports/{kind}/{period}/{scope}", tags=["reports"], response_class=FileResponse,
+    @app.get("/reports/{kind}/{period}/{scope}", tags=["reports"], response_class=Response,
              summary="A performance report (HTML; loads plotly.min.js from its folder)")
     def report(request: Request, kind: str, period: str, scope: str, who: Principal = Depends(principal)):
         request.state.resource = f"report:{kind}/{period}/{scope}"
-        path = gate.report_file(who, kind, period, scope)
-        return FileResponse(path, media_type="text/html; charset=utf-8")
+        return Response(gate.report_file(who, kind, period, scope).content, media_type="text/html; charset=utf-8")
 
     @app.get("/invoices/{invoice_id}", tags=["pages"], response_class=HTMLResponse,
              summary="An invoice version with its lines and a link to its PDF (HTML)")
@@ -246,13 +253,14 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
             "who": who, "doc": doc, "lines": doc.lines.to_dicts(),
         })
 
-    @app.get("/invoices/{invoice_id}/pdf", tags=["invoices"], response_class=FileResponse,
+    @app.get("/invoices/{invoice_id}/pdf", tags=["invoices"], response_class=Response,
              summary="The PDF of an invoice version (the current one by default)")
     def invoice_pdf(request: Request, invoice_id: str, version: int | None = Query(None, ge=1),
                     who: Principal = Depends(principal)):
         request.state.resource = f"invoice-pdf:{invoice_id}"
-        path = gate.invoice_pdf(who, invoice_id, version)
-        return FileResponse(path, media_type="application/pdf", filename=path.name, content_disposition_type="inline")
+        served = gate.invoice_pdf(who, invoice_id, version)
+        return Response(served.content, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{served.name}"'})
 
     # -- API ------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ says otherwise.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -28,7 +29,7 @@ def _locations(f):
     f = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
                      help="Tokens, sessions and audit log [default: <data-dir>/portal].")(f)
     f = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-                     help="Holds reports/ and invoices/ [default: FLEXPOWER_DATA_DIR or data/].")(f)
+                     help="Holds portal/ [default: FLEXPOWER_DATA_DIR or data/].")(f)
     return f
 
 
@@ -45,17 +46,25 @@ def _state_dir(data_dir: Path | None, state_dir: Path | None) -> Path:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=None,
               help="DuckDB file [default: FLEXPOWER_WAREHOUSE or data/warehouse/flexpower.duckdb].")
+@click.option("--documents-dir", type=click.Path(path_type=Path), default=None,
+              help="Invoices and reports of that warehouse [default: FLEXPOWER_DOCUMENTS_DIR or "
+                   "<warehouse dir>/<warehouse stem>.documents].")
 @_locations
-def portal_command(host: str, port: int, warehouse: Path | None, data_dir: Path | None,
-                   state_dir: Path | None) -> None:
+def portal_command(host: str, port: int, warehouse: Path | None, documents_dir: Path | None,
+                   data_dir: Path | None, state_dir: Path | None) -> None:
     """Serve the read-only portal (reports, invoices, data) behind the access policy."""
     import uvicorn
 
     from flexpower_assets.portal.app import create_app
 
-    warehouse = warehouse if warehouse is not None else Settings.from_env().warehouse_path
-    app = create_app(warehouse, _data_dir(data_dir), _state_dir(data_dir, state_dir))
-    click.echo(f"portal on http://{host}:{port}/ (API docs at /docs), warehouse {warehouse}", err=True)
+    settings = Settings.from_env()
+    if warehouse is not None:
+        settings = replace(settings, warehouse_path=warehouse.resolve())
+    documents = documents_dir if documents_dir is not None else settings.documents_root
+    app = create_app(settings.warehouse_path, documents, _state_dir(data_dir, state_dir),
+                     secure_cookies=settings.portal_https)
+    click.echo(f"portal on http://{host}:{port}/ (API docs at /docs), warehouse {settings.warehouse_path}, "
+               f"documents {documents}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

@@ -11,10 +11,14 @@ the column mask applied in SQL. A single item that does not exist, is not the pr
 an id that does not match its strict pattern raises the same ``NotFound`` (HTTP 404), so a customer
 cannot tell another customer's invoice from one that does not exist. Values are always query
 parameters; identifiers come from the policy file (checked against a strict pattern) or from the
-warehouse's own catalog, and are quoted. Files are served only from ``<data_dir>/reports`` and
-``<data_dir>/invoices``, after resolving the path and checking it stays inside. Besides the reports,
-a report folder holds plotly's ``plotly.min.js``, which its reports load; it is a public library
-and is served to whoever may open at least one report of that folder's period.
+warehouse's own catalog, and are quoted. Files are served only from ``<documents>/reports`` and
+``<documents>/invoices`` (the documents folder of the warehouse), after resolving the path and
+checking it stays inside, and only when the file's SHA-256 equals the hash the warehouse stores with
+the row it shows (``invoice.document_sha256``, the ``main.document`` index for reports): a file
+left by another warehouse, edited, or half-way through a rebuild raises ``DocumentMismatch`` (HTTP
+409), never the wrong document. Reports are listed from that index, not from the folder. Besides
+the reports, a report folder holds plotly's ``plotly.min.js``, which its reports load; it is a
+public library and is served to whoever may open at least one report of that folder's period.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import polars as pl
 import yaml
 
 from flexpower_assets.documents import invoice_pdf_path
+from flexpower_assets.documents.store import indexed_document, indexed_documents, sha256_of
 from flexpower_assets.reports.html import PLOTLY_BUNDLE, REPORT_KINDS
 from resources.warehouse import Warehouse
 
@@ -65,6 +70,18 @@ class Denied(Exception):
 
 class NotFound(Exception):
     """No such item for this principal: absent, someone else's, or an invalid id (HTTP 404)."""
+
+
+class DocumentMismatch(Exception):
+    """The file on disk is not the document the warehouse row names (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class ServedFile:
+    """A document checked against its warehouse row: its name and the exact bytes checked."""
+
+    name: str
+    content: bytes
 
 
 class BadRequest(ValueError):
@@ -297,11 +314,12 @@ def _q(identifier: str) -> str:
 class Gate:
     """Every read of the portal: decides, filters rows, masks columns, resolves files."""
 
-    def __init__(self, policy: Policy, warehouse: Warehouse, data_dir: Path) -> None:
+    def __init__(self, policy: Policy, warehouse: Warehouse, documents_dir: Path) -> None:
         self.policy = policy
         self.warehouse = warehouse
-        self.reports_dir = (Path(data_dir) / "reports").resolve()
-        self.invoices_dir = (Path(data_dir) / "invoices").resolve()
+        self.documents_dir = Path(documents_dir).resolve()
+        self.reports_dir = self.documents_dir / "reports"
+        self.invoices_dir = self.documents_dir / "invoices"
 
     # -- decisions ------------------------------------------------------------------------------
 
@@ -445,12 +463,16 @@ class Gate:
             ).frame
         return InvoiceDocument(invoice_id, int(header["version"]), header, versions, lines)
 
-    def invoice_pdf(self, who: Principal, invoice_id: str, version: int | None = None) -> Path:
-        """``<data_dir>/invoices/<YYYY-MM>/<invoice_id>-v<version>.pdf`` of a visible invoice."""
+    def invoice_pdf(self, who: Principal, invoice_id: str, version: int | None = None) -> ServedFile:
+        """``<documents>/invoices/<YYYY-MM>/<invoice_id>-v<version>.pdf`` of a visible invoice, if its
+        bytes are the ones recorded with the invoice row (``document_sha256``)."""
         doc = self.invoice(who, invoice_id, version)
         month = INVOICE_ID.match(invoice_id).group(2)  # type: ignore[union-attr]
-        expected = invoice_pdf_path(self.invoices_dir.parent, invoice_id, month, doc.version)
-        return self._inside(self.invoices_dir, month, expected.name)
+        expected = invoice_pdf_path(self.documents_dir, invoice_id, month, doc.version)
+        where = f"invoice {invoice_id} version {doc.version}"
+        if not doc.header.get("document_sha256"):
+            raise DocumentMismatch(f"no document hash is recorded for {where}: rebuild its month")
+        return self._verified(self.invoices_dir, (month, expected.name), doc.header["document_sha256"], where)
 
     # -- reports --------------------------------------------------------------------------------
 
@@ -476,24 +498,18 @@ class Gate:
         return False
 
     def reports(self, who: Principal) -> list[ReportRef]:
-        """Every report file the principal may open, sorted."""
+        """Every report of the warehouse's document index the principal may open, sorted."""
         grant = self._report_grant(who)
         own = self.ownership(who) if grant.assets == "own" else None
+        index = indexed_documents(self.warehouse, tuple(f"{kind}_report" for kind in REPORT_KINDS))
         refs = []
-        for kind in REPORT_KINDS:
-            kind_dir = self.reports_dir / kind
-            if not kind_dir.is_dir():
+        for row in index.iter_rows(named=True):
+            kind, period, scope = row["kind"].removesuffix("_report"), row["period"], row["name"]
+            if not _valid_period(kind, period) or not _report_scope(scope):
                 continue
-            for period_dir in sorted(kind_dir.iterdir()):
-                if not _valid_period(kind, period_dir.name) or not period_dir.is_dir():
-                    continue
-                for file in sorted(period_dir.iterdir()):
-                    scope = file.name.removesuffix(".html")
-                    if file.suffix != ".html" or not _report_scope(scope) or not file.is_file():
-                        continue
-                    if self._report_visible(grant, kind, period_dir.name, scope, own):
-                        refs.append(ReportRef(kind, period_dir.name, scope))
-        return refs
+            if self._report_visible(grant, kind, period, scope, own):
+                refs.append(ReportRef(kind, period, scope))
+        return sorted(refs, key=lambda r: (REPORT_KINDS.index(r.kind), r.period, r.scope))
 
     def report_file(self, who: Principal, kind: str, period: str, scope: str) -> Path:
         grant = self._report_grant(who)
@@ -502,7 +518,7 @@ class Gate:
         own = self.ownership(who) if grant.assets == "own" else None
         if not self._report_visible(grant, kind, period, scope, own):
             raise NotFound(scope)
-        return self._inside(self.reports_dir, kind, period, f"{scope}.html")
+        return self._indexed(kind, period, scope, f"{scope}.html")
 
     def report_bundle(self, who: Principal, kind: str, period: str) -> Path:
         """The ``plotly.min.js`` of a report folder, if the principal may open a report of its period.
@@ -517,7 +533,30 @@ class Gate:
             assets = sorted({asset for asset, _ in own.days})
             if not any(self._report_visible(grant, kind, period, asset, own) for asset in assets):
                 raise NotFound(period)
-        return self._inside(self.reports_dir, kind, period, PLOTLY_BUNDLE)
+        return self._indexed(kind, period, PLOTLY_BUNDLE, PLOTLY_BUNDLE)
+
+    def _indexed(self, kind: str, period: str, name: str, file_name: str) -> ServedFile:
+        """A report folder's file, as the document index of the warehouse records it."""
+        entry = indexed_document(self.warehouse, f"{kind}_report", period, name)
+        if entry is None:
+            raise NotFound(name)
+        if entry.path != f"reports/{kind}/{period}/{file_name}":
+            raise DocumentMismatch(f"the {kind} report {period}/{name} is indexed at an unexpected path")
+        return self._verified(self.reports_dir, (kind, period, file_name), entry.sha256,
+                              f"the {kind} report {period}/{name}")
+
+    def _verified(self, root: Path, parts: tuple[str, ...], sha256: str, what: str) -> ServedFile:
+        """The bytes of ``root/parts`` if they hash to ``sha256``; DocumentMismatch otherwise (the
+        bytes checked are the bytes served: no window in which the file could change)."""
+        try:
+            path = self._inside(root, *parts)
+        except NotFound:
+            raise DocumentMismatch(f"the document of {what} is missing from {self.documents_dir}") from None
+        content = path.read_bytes()
+        if sha256_of(content) != sha256:
+            raise DocumentMismatch(f"the file of {what} does not match the warehouse "
+                                   "(another warehouse's file, edited, or being rebuilt)")
+        return ServedFile(path.name, content)
 
     # -- files ----------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ The figures and the written summary come from ``flexpower_assets.domain.reportin
 reads their inputs from the warehouse (``inputs``), draws and writes them. The Dagster assets call, per report::
 
     report = build_daily_report(day, load_report_inputs(warehouse, day, day))
-    paths = render_reports(report, data_dir)  # every scope, and the folder's plotly.min.js
+    paths = render_reports(report, documents_dir)  # every scope, and the folder's plotly.min.js
+    record_report_documents(warehouse, documents_dir, report, paths)  # their SHA-256 in the warehouse
     report_markdown_summary(report)  # -> asset metadata
 """
 
@@ -19,6 +20,7 @@ from flexpower_assets.reports.html import (
     PLOTLY_BUNDLE,
     REPORT_KINDS,
     plotly_bundle_path,
+    record_report_documents,
     render_report_html,
     render_reports,
     report_html,
@@ -36,6 +38,7 @@ __all__ = [
     "build_monthly_report",
     "load_report_inputs",
     "plotly_bundle_path",
+    "record_report_documents",
     "render_report_html",
     "render_reports",
     "report_html",

@@ -37,6 +37,9 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from resources.warehouse import Warehouse
+
+from flexpower_assets.documents.store import indexed_file, record_documents
 from flexpower_assets.domain.reporting import (
     INFEED_SOURCES,
     PORTFOLIO,
@@ -94,6 +97,15 @@ def render_reports(report: Report, data_dir: Path) -> list[Path]:
         _write_atomically(path, _html(report, scope, charts).encode("utf-8"))
         paths.append(path)
     return paths
+
+
+def record_report_documents(warehouse: Warehouse, root: Path, report: Report, paths: list[Path]) -> None:
+    """Make the files just written by ``render_reports`` the warehouse's index of this report's
+    period: one row per scope and one for the folder's plotly.js, each with its SHA-256."""
+    folder = report_path(root, report.kind, report.period, PORTFOLIO).parent
+    entries = [indexed_file(root, Path(path).stem, path) for path in paths]
+    entries.append(indexed_file(root, PLOTLY_BUNDLE, plotly_bundle_path(folder)))
+    record_documents(warehouse, f"{report.kind}_report", report.period, entries)
 
 
 def render_report_html(report: Report, path: Path, scope: str) -> Path:

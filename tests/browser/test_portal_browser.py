@@ -28,7 +28,8 @@ from pypdf import PdfReader
 from flexpower_assets.domain.contracts import contract_days
 from flexpower_assets.portal.app import create_app
 from flexpower_assets.portal.tokens import TokenStore
-from flexpower_assets.reports import build_daily_report, load_report_inputs, render_reports
+from flexpower_assets.documents.store import file_sha256
+from flexpower_assets.reports import build_daily_report, load_report_inputs, record_report_documents, render_reports
 from resources.warehouse import Warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -99,9 +100,15 @@ def portal(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     warehouse = data_dir / "warehouse" / "flexpower.duckdb"
     write_warehouse(warehouse)
     report = build_daily_report(DAY, load_report_inputs(Warehouse(warehouse), DAY, DAY))
-    render_reports(report, data_dir)
-    write_invoice_pdf(data_dir / "invoices" / "2025-06" / "INV-CON-A-2025-06-v1.pdf", "INV-CON-A-2025-06", "119.00")
-    write_invoice_pdf(data_dir / "invoices" / "2025-06" / "INV-CON-B-2025-06-v1.pdf", "INV-CON-B-2025-06", "238.00")
+    record_report_documents(Warehouse(warehouse), data_dir, report, render_reports(report, data_dir))
+    with Warehouse(warehouse).writer() as conn:  # the hash the monthly run stores with each invoice row
+        conn.execute("alter table main.invoice add column document_sha256 varchar")
+        for contract, gross in (("CON-A", "119.00"), ("CON-B", "238.00")):
+            invoice_id = f"INV-{contract}-2025-06"
+            path = data_dir / "invoices" / "2025-06" / f"{invoice_id}-v1.pdf"
+            write_invoice_pdf(path, invoice_id, gross)
+            conn.execute("update main.invoice set document_sha256 = ? where invoice_id = ?",
+                         [file_sha256(path), invoice_id])
     store = TokenStore(data_dir / "portal")
     tokens = {"alice": store.create("alice", "customer", "CON-A"), "bob": store.create("bob", "customer", "CON-B")}
 

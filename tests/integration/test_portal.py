@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from flexpower_assets.domain.contracts import contract_days
+from flexpower_assets.documents.store import indexed_file, record_documents, write_document
 from flexpower_assets.portal.app import SESSION_COOKIE, create_app
 from flexpower_assets.portal.audit import AuditLog, verify_audit_log
 from flexpower_assets.portal.commands import token_group
@@ -139,18 +140,26 @@ def write_warehouse(path: Path) -> None:
             conn.unregister("frame")
 
 
-def write_documents(data_dir: Path) -> None:
-    for contract, versions in (("CON-A", (1, 2)), ("CON-B", (1,)), ("CON-C", (1,))):
-        for v in versions:
-            pdf = data_dir / "invoices" / MONTH / f"INV-{contract}-{MONTH}-v{v}.pdf"
-            pdf.parent.mkdir(parents=True, exist_ok=True)
-            pdf.write_bytes(f"%PDF-1.4 invoice INV-{contract}-{MONTH} version {v}\n%%EOF\n".encode())
+def write_documents(data_dir: Path, warehouse: Path) -> None:
+    """The documents, and their hashes where the pipeline records them (invoice rows, the index)."""
+    with Warehouse(warehouse).writer() as conn:
+        conn.execute("alter table main.invoice add column document_sha256 varchar")
+        for contract, versions in (("CON-A", (1, 2)), ("CON-B", (1,)), ("CON-C", (1,))):
+            for v in versions:
+                pdf = data_dir / "invoices" / MONTH / f"INV-{contract}-{MONTH}-v{v}.pdf"
+                digest = write_document(pdf, f"%PDF-1.4 invoice INV-{contract}-{MONTH} version {v}\n%%EOF\n".encode())
+                conn.execute("update main.invoice set document_sha256 = ? where invoice_id = ? and version = ?",
+                             [digest, f"INV-{contract}-{MONTH}", v])
     for kind, period in (("daily", "2025-06-08"), ("daily", "2025-06-09"), ("monthly", MONTH)):
+        entries = []
         for scope in ("portfolio", "SOL-A", "WND-B"):
             html = data_dir / "reports" / kind / period / f"{scope}.html"
-            html.parent.mkdir(parents=True, exist_ok=True)
-            html.write_text(f"<html><body>REPORT {kind} {period} {scope}</body></html>")
-        (data_dir / "reports" / kind / period / "plotly.min.js").write_text(bundle_text(kind, period))
+            write_document(html, f"<html><body>REPORT {kind} {period} {scope}</body></html>".encode())
+            entries.append(indexed_file(data_dir, scope, html))
+        bundle = data_dir / "reports" / kind / period / "plotly.min.js"
+        write_document(bundle, bundle_text(kind, period).encode())
+        entries.append(indexed_file(data_dir, "plotly.min.js", bundle))
+        record_documents(Warehouse(warehouse), f"{kind}_report", period, entries)
     (data_dir.parent / "secret.txt").write_text(SECRET)
     (data_dir / "plotly.min.js").write_text(SECRET)  # outside the report folders: never served
 
@@ -174,7 +183,7 @@ def build_world(root: Path) -> World:
     data_dir.mkdir(parents=True)
     warehouse = root / "data" / "warehouse" / "flexpower.duckdb"
     write_warehouse(warehouse)
-    write_documents(data_dir)
+    write_documents(data_dir, warehouse)
     store = TokenStore(state_dir)
     tokens = {
         "admin": store.create("ada", "admin"),
@@ -346,9 +355,11 @@ def test_the_plotly_bundle_of_a_report_folder(client: TestClient, world: World) 
         _same_answer(client.get(url, headers=as_(world, who)),
                      client.get("/reports/daily/2031-01-01/plotly.min.js", headers=as_(world, who)))
     assert client.get("/reports/daily/2025-06-09/plotly.min.js", headers=as_(world, "bob")).status_code == 200
-    # a folder without the library, and names that are not a period, are not found
+    # a library the warehouse lists but the folder lacks is not served (409); names that are not a
+    # period are not found
     (world.data_dir / "reports" / "daily" / "2025-06-09" / "plotly.min.js").unlink()
-    for url in ("/reports/daily/2025-06-09/plotly.min.js", "/reports/daily/2025-06/plotly.min.js",
+    assert client.get("/reports/daily/2025-06-09/plotly.min.js", headers=as_(world, "admin")).status_code == 409
+    for url in ("/reports/daily/2025-06-10/plotly.min.js", "/reports/daily/2025-06/plotly.min.js",
                 "/reports/weekly/2025-06-08/plotly.min.js", "/reports/daily/plotly.min.js"):
         assert client.get(url, headers=as_(world, "admin")).status_code == 404, url
     # and the report route does not take the library for a scope either
