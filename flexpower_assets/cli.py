@@ -20,6 +20,16 @@ from flexpower_assets.settings import Settings
 LAYOUTS = ("real", "compact")  # of the simulated VPP files (flexpower_assets.simulator.vpp.LAYOUTS)
 
 
+def check_warehouse(path: Path) -> None:
+    """Stop with a readable error (naming the file and how to restore it) if the warehouse is damaged."""
+    from resources.warehouse import Warehouse, WarehouseDamaged
+
+    try:
+        Warehouse(path).check()
+    except WarehouseDamaged as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -85,6 +95,7 @@ def ingest() -> None:
     from resources.warehouse import Warehouse
 
     settings = Settings.from_env()
+    check_warehouse(settings.warehouse_path)
     report = sync_landing(settings.landing_dir, Warehouse(settings.warehouse_path), workers=settings.parse_workers,
                           min_age_s=settings.min_file_age_s)
     click.echo(f"registered {report.n_new} new file(s) from {settings.landing_dir}")
@@ -120,6 +131,7 @@ def materialize(day: str | None, first: str | None, last: str | None, month: str
     from flexpower_assets.runner import instance as dagster_instance
     from flexpower_assets.runner import materialize_days, run_partition
 
+    check_warehouse(Settings.from_env().warehouse_path)
     defs = build_defs()
     instance = dagster_instance()
     if month:
@@ -147,7 +159,9 @@ def demo() -> None:
     """Build every day of the landing zone, then its months; print what was produced and where."""
     from flexpower_assets.demo import run_demo
 
-    sys.exit(run_demo(Settings.from_env(), echo=click.echo))
+    settings = Settings.from_env()
+    check_warehouse(settings.warehouse_path)
+    sys.exit(run_demo(settings, echo=click.echo))
 
 
 @main.group(invoke_without_command=True)

@@ -41,7 +41,7 @@ from flexpower_assets.portal.policy import (
 )
 from flexpower_assets.portal.tokens import SESSION_HOURS, TokenStore
 from flexpower_assets.reports.html import PLOTLY_BUNDLE
-from resources.warehouse import Warehouse, WarehouseBusy
+from resources.warehouse import Warehouse, WarehouseBusy, WarehouseDamaged
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 SESSION_COOKIE = "flexpower_session"
@@ -154,6 +154,13 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         request.state.reason = str(exc)
         return JSONResponse({"detail": f"Not served: {exc}. Retry after the next build, or ask the "
                                        "operators to rebuild it."}, status_code=409)
+
+    @app.exception_handler(WarehouseDamaged)
+    async def _damaged(request: Request, exc: WarehouseDamaged):
+        request.state.reason = str(exc)[:MAX_AUDIT_TEXT]  # the file and the problem, for the operators
+        return JSONResponse({"detail": "The warehouse is damaged and is being restored: no data is served "
+                                       "until it is rebuilt. Please retry later."}, status_code=503,
+                            headers={"Retry-After": "300"})
 
     @app.exception_handler(WarehouseBusy)
     async def _busy(request: Request, exc: WarehouseBusy):

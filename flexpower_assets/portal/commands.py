@@ -23,6 +23,7 @@ from flexpower_assets.portal.audit import AuditLog, verify_audit_log
 from flexpower_assets.portal.policy import DEFAULT_POLICY, NAME, Policy
 from flexpower_assets.portal.tokens import TokenStore
 from flexpower_assets.settings import Settings
+from resources.warehouse import Warehouse, WarehouseDamaged
 
 
 def _locations(f):
@@ -60,6 +61,10 @@ def portal_command(host: str, port: int, warehouse: Path | None, documents_dir: 
     settings = Settings.from_env()
     if warehouse is not None:
         settings = replace(settings, warehouse_path=warehouse.resolve())
+    try:
+        Warehouse(settings.warehouse_path).check()
+    except WarehouseDamaged as exc:
+        raise click.ClickException(str(exc)) from None
     documents = documents_dir if documents_dir is not None else settings.documents_root
     app = create_app(settings.warehouse_path, documents, _state_dir(data_dir, state_dir),
                      secure_cookies=settings.portal_https)
