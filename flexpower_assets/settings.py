@@ -78,6 +78,8 @@ class Settings:
     documents_dir: Path | None = None
     # the portal is served over HTTPS (behind a TLS proxy): its session cookie gets the Secure flag
     portal_https: bool = False
+    # the key that signs the audit log's head; None: <data_dir>/portal/audit.key
+    audit_key_file: Path | None = None
 
     @property
     def documents_root(self) -> Path:
@@ -96,6 +98,7 @@ class Settings:
         acknowledgements = Path(os.environ.get("FLEXPOWER_ACKNOWLEDGEMENTS", PROJECT_ROOT / "acknowledgements.yaml"))
         documents = os.environ.get("FLEXPOWER_DOCUMENTS_DIR")
         https = os.environ.get("FLEXPOWER_PORTAL_HTTPS", "").strip().lower() in ("1", "true", "yes", "on")
+        audit_key = os.environ.get("FLEXPOWER_AUDIT_KEY_FILE")
         return cls(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve(),
                    data_dir=data_dir.resolve(), parse_workers=workers, executor=executor,
                    min_file_age_s=min_age,
@@ -107,7 +110,8 @@ class Settings:
 
                    alerts=AlertSettings.from_env(), acknowledgements_path=acknowledgements.resolve(),
                    sensor_interval_s=int(os.environ.get("FLEXPOWER_SENSOR_INTERVAL_S", "60")),
-                   documents_dir=Path(documents).resolve() if documents else None, portal_https=https)
+                   documents_dir=Path(documents).resolve() if documents else None, portal_https=https,
+                   audit_key_file=Path(audit_key).resolve() if audit_key else None)
 
 
 def parse_now(text: str | None) -> datetime | None:

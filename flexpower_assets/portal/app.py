@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import orjson
@@ -39,6 +40,7 @@ from flexpower_assets.portal.policy import (
     Policy,
     Principal,
 )
+from flexpower_assets.portal.throttle import LoginThrottle
 from flexpower_assets.portal.tokens import SESSION_HOURS, TokenStore
 from flexpower_assets.reports.html import PLOTLY_BUNDLE
 from resources.warehouse import Warehouse, WarehouseBusy, WarehouseDamaged
@@ -65,15 +67,19 @@ class NotAuthenticated(Exception):
 def create_app(  # noqa: C901 (the routes are closures of the factory; each route is small)
         warehouse_path: Path, documents_dir: Path, state_dir: Path, *,
                policy_path: Path = DEFAULT_POLICY, lock_timeout_s: float = 60.0,
-               secure_cookies: bool = False) -> FastAPI:
+               secure_cookies: bool = False, audit_key_path: Path | None = None,
+               login_throttle: LoginThrottle | None = None) -> FastAPI:
     """The portal over one warehouse file and the documents folder built from it
     (``Settings.documents_root``); tokens, sessions and the audit log under ``state_dir``.
-    ``secure_cookies`` for deployments behind HTTPS."""
+    ``secure_cookies`` for deployments behind HTTPS (the session cookie gets ``Secure``, and a
+    POST must come from an ``https://`` page of this host); ``audit_key_path`` signs the audit
+    log's head (default ``<state_dir>/audit.key``)."""
     state_dir = Path(state_dir)
+    throttle = login_throttle or LoginThrottle()
     gate = Gate(Policy.load(policy_path), Warehouse(Path(warehouse_path), timeout_s=lock_timeout_s),
                 Path(documents_dir))
     tokens = TokenStore(state_dir)
-    audit = AuditLog(state_dir / "audit.jsonl")
+    audit = AuditLog(state_dir / "audit.jsonl", audit_key_path)
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
     app = FastAPI(title="RouteToMarket portal", version="1", description=DESCRIPTION)
@@ -88,13 +94,23 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         # who is asking is known before routing, so even a request for a path that does not exist
         # is recorded with its user; endpoints refuse anonymous callers through ``principal``
         request.state.who = await run_in_threadpool(identify, request)
+        if request.method == "POST" and not _same_origin(request, secure_cookies):
+            # a form posted from another site (CSRF): refused before any endpoint runs
+            request.state.reason = "cross-site or unverifiable origin"
+            response = JSONResponse({"detail": "Cross-site request refused: POST only from this portal's own "
+                                               "pages (the Origin or Referer header must name this host)."},
+                                    status_code=403)
+            await run_in_threadpool(_audit, request, 403, "deny")
+            return response
         try:
             response = await call_next(request)
         except Exception as exc:
             await run_in_threadpool(_audit, request, 500, "error", type(exc).__name__)
             raise
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: with no-referrer a browser posts forms with "Origin: null", which
+        # the CSRF check cannot tell from a foreign page; no other site ever gets a referrer
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cache-Control", "no-store")
         if response.status_code == 404 and request.state.resource is None:
@@ -201,11 +217,20 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
     @app.post("/login", tags=["session"], summary="Log in with a token; sets the session cookie")
     def login(request: Request, token: str = Form(...)):
         request.state.resource = "login"
+        client = request.client.host if request.client else "unknown"
+        wait = throttle.retry_after(client)
+        if wait:
+            request.state.reason = "locked out after repeated failed logins"
+            return templates.TemplateResponse(
+                request, "login.html", {"error": "Too many failed logins from your address: try again later."},
+                status_code=429, headers={"Retry-After": str(wait)})
         opened = tokens.open_session(token.strip())
         if opened is None:
-            request.state.reason = "invalid or revoked token"
+            locked = throttle.failed(client)
+            request.state.reason = "invalid or revoked token" + ("; address locked out" if locked else "")
             return templates.TemplateResponse(request, "login.html", {"error": "Unknown or revoked token."},
                                               status_code=401)
+        throttle.succeeded(client)
         session, who = opened
         request.state.who = who
         response = RedirectResponse("/", status_code=303)
@@ -346,6 +371,17 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
     register_bid_routes(app, principal, Path(warehouse_path), data_dir)
 
     return app
+
+
+def _same_origin(request: Request, https_only: bool) -> bool:
+    """The request comes from a page of this host (strict Origin check, Referer when there is no
+    Origin; neither: refused). Behind HTTPS only ``https://`` pages count."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return False
+    parsed = urlsplit(source)
+    schemes = ("https",) if https_only else ("http", "https")
+    return parsed.scheme in schemes and parsed.netloc.lower() == request.headers.get("host", "").lower()
 
 
 def _or_empty(read):

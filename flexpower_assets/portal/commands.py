@@ -14,12 +14,13 @@ says otherwise.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from flexpower_assets.portal.audit import AuditLog, verify_audit_log
+from flexpower_assets.portal.audit import AuditLog, redact, verify_audit_log
 from flexpower_assets.portal.policy import DEFAULT_POLICY, NAME, Policy
 from flexpower_assets.portal.tokens import TokenStore
 from flexpower_assets.settings import Settings
@@ -40,6 +41,14 @@ def _data_dir(data_dir: Path | None) -> Path:
 
 def _state_dir(data_dir: Path | None, state_dir: Path | None) -> Path:
     return state_dir if state_dir is not None else _data_dir(data_dir) / "portal"
+
+
+def _audit_key(state: Path) -> Path:
+    return Settings.from_env().audit_key_file or state / "audit.key"
+
+
+def _audit_log(state: Path) -> AuditLog:
+    return AuditLog(state / "audit.jsonl", _audit_key(state))
 
 
 @click.command("portal")
@@ -67,10 +76,31 @@ def portal_command(host: str, port: int, warehouse: Path | None, documents_dir: 
         raise click.ClickException(str(exc)) from None
     documents = documents_dir if documents_dir is not None else settings.documents_root
     app = create_app(settings.warehouse_path, documents, _state_dir(data_dir, state_dir),
-                     secure_cookies=settings.portal_https)
+                     secure_cookies=settings.portal_https, audit_key_path=settings.audit_key_file)
+    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     click.echo(f"portal on http://{host}:{port}/ (API docs at /docs), warehouse {settings.warehouse_path}, "
                f"documents {documents}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps tokens out of the access log: ``token=`` query parameters become ``[redacted]``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def contract_exists(warehouse: Path, contract_id: str) -> bool:
+    """Whether the warehouse knows the contract (in any CRM snapshot of its built days)."""
+    store = Warehouse(warehouse)
+    if not store.table_exists("raw", "raw_crm__contracts"):
+        return False
+    found = store.read('select count(*) as n from "raw"."raw_crm__contracts" where contract_id = ?', [contract_id])
+    return bool(found["n"][0])
 
 
 @click.group("token")
@@ -82,9 +112,13 @@ def token_group() -> None:
 @click.option("--user", required=True, help="Who the token is for.")
 @click.option("--role", required=True,
               help="A role of the access policy (admin, trader, operations, finance, customer).")
-@click.option("--contract", "contract_id", default=None, help="The contract a customer token is bound to.")
+@click.option("--contract", "contract_id", default=None,
+              help="The contract a customer token is bound to (it must be in the warehouse).")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Where --contract is looked up [default: FLEXPOWER_WAREHOUSE].")
 @_locations
-def token_create(user: str, role: str, contract_id: str | None, data_dir: Path | None, state_dir: Path | None) -> None:
+def token_create(user: str, role: str, contract_id: str | None, warehouse: Path | None, data_dir: Path | None,
+                 state_dir: Path | None) -> None:
     """Create a token and print it (shown once; only its hash is stored)."""
     policy = Policy.load(DEFAULT_POLICY)
     known = policy.role(role)
@@ -98,12 +132,22 @@ def token_create(user: str, role: str, contract_id: str | None, data_dir: Path |
                                  param_hint="--contract")
     if contract_id is not None and not NAME.match(contract_id):
         raise click.BadParameter("use letters, digits, _ and - only", param_hint="--contract")
+    if contract_id is not None:
+        warehouse = warehouse if warehouse is not None else Settings.from_env().warehouse_path
+        try:
+            known_contract = contract_exists(warehouse, contract_id)
+        except WarehouseDamaged as exc:
+            raise click.ClickException(str(exc)) from None
+        if not known_contract:
+            raise click.BadParameter(f"contract {contract_id!r} does not exist in the warehouse {warehouse} "
+                                     "(check the id, or build a day of its CRM snapshot first)",
+                                     param_hint="--contract")
     state = _state_dir(data_dir, state_dir)
     try:
         token = TokenStore(state).create(user, role, contract_id)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    AuditLog(state / "audit.jsonl").append(action="CLI", target="token create", resource=f"token:{user}",
+    _audit_log(state).append(action="CLI", target="token create", resource=f"token:{user}",
                                            decision="allow", user=user, role=role, contract_id=contract_id)
     click.echo(token)
 
@@ -115,7 +159,7 @@ def token_revoke(user: str, data_dir: Path | None, state_dir: Path | None) -> No
     """Revoke every token of a user and end the user's browser sessions."""
     state = _state_dir(data_dir, state_dir)
     n = TokenStore(state).revoke(user)
-    AuditLog(state / "audit.jsonl").append(action="CLI", target="token revoke", resource=f"token:{user}",
+    _audit_log(state).append(action="CLI", target="token revoke", resource=f"token:{user}",
                                            decision="allow", user=user, reason=f"{n} token(s) revoked")
     if n == 0:
         raise click.ClickException(f"user {user!r} has no active token")
@@ -139,11 +183,14 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @_locations
 def audit_verify(data_dir: Path | None, state_dir: Path | None) -> None:
-    """Check the audit log's hash chain; exit 1 at the first broken record."""
-    result = verify_audit_log(_state_dir(data_dir, state_dir) / "audit.jsonl")
+    """Check the audit log's hash chain and its signed head; exit 1 when broken or cut short."""
+    state = _state_dir(data_dir, state_dir)
+    result = verify_audit_log(state / "audit.jsonl", _audit_key(state))
     if not result.ok:
         raise click.ClickException(f"audit log broken after {result.records} good records: {result.problem}")
-    click.echo(f"audit log intact: {result.records} records")
+    click.echo(f"audit log intact: {result.records} records, ending where its signed head says")
+    if result.torn_lines:
+        click.echo(f"note: {result.problem}", err=True)
 
 
 __all__ = ["audit_group", "portal_command", "token_group"]

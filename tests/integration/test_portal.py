@@ -40,6 +40,7 @@ DATASETS = [
     "landing_files", "invoice", "invoice_line", "invoice_day_volume",
 ]
 SECRET = "TOP-SECRET-OUTSIDE-DATA-DIR"
+SAME_ORIGIN = {"Origin": "http://testserver"}  # a form posted from the portal's own page
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,7 +566,7 @@ def test_token_commands_create_and_revoke(world: World) -> None:
     runner = CliRunner()
     state = ["--data-dir", str(world.data_dir), "--state-dir", str(world.state_dir)]
     created = runner.invoke(token_group, ["create", "--user", "dora", "--role", "customer", "--contract", "CON-A",
-                                          *state])
+                                          "--warehouse", str(world.warehouse), *state])
     assert created.exit_code == 0, created.output
     token = created.stdout.strip()
     assert token.startswith("fpt_") and len(token) > 40
@@ -573,7 +574,8 @@ def test_token_commands_create_and_revoke(world: World) -> None:
     client = TestClient(create_app(world.warehouse, world.data_dir, world.state_dir))
     me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["contract_id"] == "CON-A"
-    cookie = client.post("/login", data={"token": token}, follow_redirects=False).cookies[SESSION_COOKIE]
+    cookie = client.post("/login", data={"token": token}, headers=SAME_ORIGIN,
+                         follow_redirects=False).cookies[SESSION_COOKIE]
 
     revoked = runner.invoke(token_group, ["revoke", "--user", "dora", *state])
     assert revoked.exit_code == 0, revoked.output
@@ -593,15 +595,17 @@ def test_token_commands_create_and_revoke(world: World) -> None:
     (["--user", "x", "--role", "superuser"], "unknown role"),
     (["--user", "x", "--role", "customer", "--contract", "../CON-A"], "letters, digits"),
     (["--user", "x y", "--role", "admin"], "user name"),
+    (["--user", "x", "--role", "customer", "--contract", "CON-NOPE"], "contract 'CON-NOPE' does not exist"),
 ])
 def test_token_create_refuses_bad_arguments(world: World, args: list[str], message: str) -> None:
-    result = CliRunner().invoke(token_group, ["create", *args, "--state-dir", str(world.state_dir)])
+    result = CliRunner().invoke(token_group, ["create", *args, "--state-dir", str(world.state_dir),
+                                              "--warehouse", str(world.warehouse)])
     assert result.exit_code == 2 and message in result.output
 
 
 def test_browser_login_sets_a_session_and_logout_ends_it(client: TestClient, world: World) -> None:
-    assert client.post("/login", data={"token": "fpt_wrong"}).status_code == 401
-    r = client.post("/login", data={"token": world.tokens["alice"]}, follow_redirects=False)
+    assert client.post("/login", data={"token": "fpt_wrong"}, headers=SAME_ORIGIN).status_code == 401
+    r = client.post("/login", data={"token": world.tokens["alice"]}, headers=SAME_ORIGIN, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -609,7 +613,7 @@ def test_browser_login_sets_a_session_and_logout_ends_it(client: TestClient, wor
     page = client.get("/")
     assert page.status_code == 200 and "alice" in page.text and "INV-CON-A-2025-06" in page.text
     assert "INV-CON-B" not in page.text and "WND-B" not in page.text
-    assert client.post("/logout", follow_redirects=False).status_code == 303
+    assert client.post("/logout", headers=SAME_ORIGIN, follow_redirects=False).status_code == 303
     assert client.get("/api/me").status_code == 401
 
 
