@@ -30,6 +30,7 @@ from flexpower_assets.portal.bids import register_bid_routes
 from flexpower_assets.portal.policy import (
     DEFAULT_POLICY,
     MAX_ROWS,
+    MONTH,
     NAME,
     BadRequest,
     Denied,
@@ -41,6 +42,7 @@ from flexpower_assets.portal.policy import (
     Principal,
 )
 from flexpower_assets.portal.throttle import LoginThrottle
+from flexpower_assets.portal.views import Filters, finance_index, invoice_view
 from flexpower_assets.portal.tokens import SESSION_HOURS, TokenStore
 from flexpower_assets.reports.html import PLOTLY_BUNDLE
 from resources.warehouse import Warehouse, WarehouseBusy, WarehouseDamaged
@@ -249,14 +251,22 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         return response
 
     @app.get("/", tags=["pages"], response_class=HTMLResponse,
-             summary="Your reports, invoices and datasets (HTML; the login page when not logged in)")
-    def index(request: Request, who: Principal = Depends(principal)):
+             summary="Your invoices, reports and datasets (HTML; the login page when not logged in)")
+    def index(request: Request, who: Principal = Depends(principal),
+              month: str = Query("", description="invoices and reports of one month, YYYY-MM"),
+              status: str = Query("", description="invoices of one status: final, provisional, blocked"),
+              customer: str = Query("", max_length=64, description="contract, asset or e-mail (part of it)"),
+              page: int = Query(1, ge=1, le=100_000), report_page: int = Query(1, ge=1, le=100_000)):
         request.state.resource = "index"
+        if month and not MONTH.match(month):
+            raise BadRequest("'month' must be YYYY-MM")
         role = gate.role(who)
         reports = _or_empty(lambda: gate.reports(who))
         invoices = _or_empty(lambda: _current_invoices(gate.read(who, "invoice").frame).to_dicts())
+        filters = Filters(month=month, status=status, customer=customer, page=page, report_page=report_page)
         return templates.TemplateResponse(request, "index.html", {
-            "who": who, "role": role, "datasets": gate.datasets(who), "reports": reports, "invoices": invoices,
+            "who": who, "role": role, "datasets": gate.datasets(who),
+            "index": finance_index(invoices, reports, filters),
         })
 
     # before the report route, so that the library is never taken for a scope
@@ -282,7 +292,7 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         request.state.resource = f"invoice:{invoice_id}"
         doc = gate.invoice(who, invoice_id, version)
         return templates.TemplateResponse(request, "invoice.html", {
-            "who": who, "doc": doc, "lines": doc.lines.to_dicts(),
+            "who": who, "doc": doc, "view": invoice_view(doc.header, doc.lines.to_dicts(), doc.day_volumes.to_dicts()),
         })
 
     @app.get("/invoices/{invoice_id}/pdf", tags=["invoices"], response_class=Response,

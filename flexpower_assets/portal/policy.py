@@ -295,6 +295,7 @@ class InvoiceDocument:
     header: dict[str, Any]
     versions: list[dict[str, Any]]
     lines: pl.DataFrame = field(default_factory=pl.DataFrame)
+    day_volumes: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -461,7 +462,12 @@ class Gate:
             lines = self.read(
                 who, "invoice_line", where=[("t.invoice_id = ? and t.version = ?", [invoice_id, header["version"]])]
             ).frame
-        return InvoiceDocument(invoice_id, int(header["version"]), header, versions, lines)
+        day_volumes = pl.DataFrame()
+        if "invoice_day_volume" in self.role(who).datasets:
+            day_volumes = self.read(
+                who, "invoice_day_volume",
+                where=[("t.invoice_id = ? and t.version = ?", [invoice_id, header["version"]])]).frame
+        return InvoiceDocument(invoice_id, int(header["version"]), header, versions, lines, day_volumes)
 
     def invoice_pdf(self, who: Principal, invoice_id: str, version: int | None = None) -> ServedFile:
         """``<documents>/invoices/<YYYY-MM>/<invoice_id>-v<version>.pdf`` of a visible invoice, if its

@@ -58,6 +58,7 @@ SOURCE_COLOURS = {
     "missing": "#bdbdbd",
 }
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+LOCAL_ZONE = "Europe/Berlin"
 SERIES = ("production_series", "error_series", "trading_series", "imbalance_series")
 
 
@@ -207,6 +208,8 @@ class _ChartData:
         if "scope" in frame.columns and self._only is not None:
             frame = frame.filter(pl.col("scope") == self._only)
         frame = _rounded(frame).with_columns(x=_x(frame.schema["t"]))
+        if isinstance(frame.schema["t"], pl.Datetime):  # the hover and tick labels: Berlin local time
+            frame = frame.with_columns(x_local=_x_local(frame.schema["t"]))
         empty: dict[str, list[Any]] = {name: [] for name in frame.columns}
         if "scope" not in frame.columns:
             return {None: frame.to_dict(as_series=False)}, empty
@@ -229,6 +232,30 @@ def _x(dtype: pl.DataType) -> pl.Expr:
     return pl.col("t").cast(pl.Utf8)
 
 
+def _x_local(dtype: pl.Datetime) -> pl.Expr:
+    """The Europe/Berlin wall-clock time of a UTC time axis, as text (``2025-06-08 00:00``)."""
+    t = pl.col("t") if dtype.time_zone else pl.col("t").dt.replace_time_zone("UTC")
+    return t.dt.convert_time_zone(LOCAL_ZONE).dt.strftime("%Y-%m-%d %H:%M")
+
+
+def _local_time_axis(data: list[dict[str, Any]], layout: dict[str, Any], s: dict[str, list[Any]]) -> None:
+    """Label a UTC time axis in Europe/Berlin local time; the hover shows both.
+
+    The bars stay at their UTC positions (so the repeated autumn hour does not fall onto itself);
+    ticks every three local hours carry the local clock time, and each point's hover reads
+    ``2025-06-08 00:00 Berlin (22:00 UTC)``."""
+    if not s.get("x_local"):
+        return
+    pairs = dict(zip(s["x"], s["x_local"], strict=True))
+    ticks = [(x, local[-5:]) for x, local in pairs.items() if local.endswith(":00") and int(local[-5:-3]) % 3 == 0]
+    axis = {"tickmode": "array", "tickvals": [x for x, _ in ticks], "ticktext": [label for _, label in ticks],
+            "hoverformat": "%H:%M"}
+    layout["xaxis"] = {**layout.get("xaxis", {}), **axis}
+    for trace in data:
+        trace["customdata"] = s["x_local"]
+        trace["hovertemplate"] = "%{customdata} Berlin (%{x} UTC)<br>%{y}<extra>%{fullData.name}</extra>"
+
+
 def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
     """Chart values to 6 decimals (1 Wh, 0.000001 EUR): sums computed in a different order by
     parallel aggregation then still give the same file."""
@@ -247,9 +274,11 @@ def _json(value: Any) -> str:
 
 
 def _chart(div_id: str, data: list[dict[str, Any]], layout: dict[str, Any], height: int = 380,
-           by_day: bool = False) -> Markup:
+           by_day: bool = False, times: dict[str, list[Any]] | None = None) -> Markup:
     layout = {**layout, "height": height, "margin": {"l": 60, "r": 30, "t": 40, "b": 50},
               "legend": {"orientation": "h", "y": -0.2}}
+    if times is not None and not by_day:
+        _local_time_axis(data, layout, times)
     if by_day:  # monthly series: one tick per day, no clock times
         layout["xaxis"] = {**layout.get("xaxis", {}), "type": "date", "tickformat": "%d %b", "dtick": 86_400_000}
     return Markup(
@@ -281,7 +310,7 @@ def _secondary_y_layout(report: Report, left: str, right: str) -> dict[str, Any]
 
 
 def _axis_title(report: Report) -> str:
-    return "delivery start (UTC)" if report.kind == "daily" else "delivery day"
+    return "delivery start (Europe/Berlin; UTC in the hover)" if report.kind == "daily" else "delivery day"
 
 
 def _production_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
@@ -290,7 +319,7 @@ def _production_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
     data.append(_line(x, s["latest_forecast_mwh"], "latest forecast", {"color": "#2166ac"}))
     data.append(_line(x, s["tradeable_forecast_mwh"], "tradeable forecast", {"color": "#762a83", "dash": "dash"}))
     layout = {"barmode": "stack", "xaxis": _title(_axis_title(report)), "yaxis": _title("MWh")}
-    return _chart("chart-production", data, layout, by_day=report.kind == "monthly")
+    return _chart("chart-production", data, layout, by_day=report.kind == "monthly", times=s)
 
 
 def _error_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
@@ -298,8 +327,8 @@ def _error_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
     data = [_bar(x, s["latest_error_mwh"], "latest forecast error", "#2166ac"),
             _bar(x, s["tradeable_error_mwh"], "tradeable forecast error", "#762a83")]
     layout = {"barmode": "group", "yaxis": _title("forecast - measured (MWh)"),
-              "xaxis": _title("hour (UTC)" if report.kind == "daily" else "delivery day")}
-    return _chart("chart-forecast-error", data, layout, by_day=report.kind == "monthly")
+              "xaxis": _title("hour (Europe/Berlin; UTC in the hover)" if report.kind == "daily" else "delivery day")}
+    return _chart("chart-forecast-error", data, layout, by_day=report.kind == "monthly", times=s)
 
 
 def _trading_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
@@ -310,7 +339,7 @@ def _trading_chart(report: Report, s: dict[str, list[Any]]) -> Markup:
         _line(x, s["vwap_public"], "market VWAP", {"color": "#4d4d4d", "dash": "dot"}, xaxis="x", yaxis="y2"),
     ]
     return _chart("chart-trading", data, _secondary_y_layout(report, "PnL (EUR)", "EUR/MWh"),
-                  by_day=report.kind == "monthly")
+                  by_day=report.kind == "monthly", times=s)
 
 
 def _imbalance_chart(report: Report, s: dict[str, list[Any]], internal: bool) -> Markup:
@@ -318,7 +347,7 @@ def _imbalance_chart(report: Report, s: dict[str, list[Any]], internal: bool) ->
     if not internal:
         data = [_bar(x, s["imbalance_mwh"], "imbalance (MWh)", "#8073ac")]
         layout = {"xaxis": _title(_axis_title(report)), "yaxis": _title("MWh (positive = long)")}
-        return _chart("chart-imbalance", data, layout, by_day=report.kind == "monthly")
+        return _chart("chart-imbalance", data, layout, by_day=report.kind == "monthly", times=s)
     data = [
         _bar(x, s["imbalance_mwh"], "net imbalance (MWh)", "#8073ac", xaxis="x", yaxis="y"),
         _line(x, s["imbalance_cost_eur"], "net settlement (EUR)", {"color": "#b2182b"}, xaxis="x", yaxis="y2"),
@@ -326,7 +355,7 @@ def _imbalance_chart(report: Report, s: dict[str, list[Any]], internal: bool) ->
               xaxis="x", yaxis="y2"),
     ]
     return _chart("chart-imbalance", data, _secondary_y_layout(report, "MWh (positive = long)", "cost (EUR)"),
-                  by_day=report.kind == "monthly")
+                  by_day=report.kind == "monthly", times=s)
 
 
 def _money_chart(report: Report) -> Markup:
@@ -543,7 +572,7 @@ nav a { margin-right: .8rem; }
 <body>
 <h1 id="report-title">{{ title }}</h1>
 <p class="note">Delivery days {{ report.start_day.isoformat() }} to {{ report.end_day.isoformat() }} (Europe/Berlin).
-Times in charts are UTC.{% if not internal %} This report shows asset {{ scope }} only.{% endif %}</p>
+Times in charts are Europe/Berlin local time; the hover also shows UTC.{% if not internal %} This report shows asset {{ scope }} only.{% endif %}</p>
 <nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}</nav>
 <section class="summary" id="summary">
 <h2>Summary</h2>

@@ -139,7 +139,7 @@ def test_a_customer_sees_its_report_and_invoice_and_nothing_else(portal: tuple[s
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 800})  # a laptop screen
             # not logged in: the login page
             page.goto(f"{base}/")
             assert page.locator("#login-button").is_visible()
@@ -152,6 +152,8 @@ def test_a_customer_sees_its_report_and_invoice_and_nothing_else(portal: tuple[s
             invoices = page.locator("#invoices").inner_text()
             assert "INV-CON-A-2025-06" in invoices and "CON-B" not in invoices
             assert "WND-B" not in page.content() and "bob" not in page.content()
+
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
             # the report: summary and drawn charts, the asset's own figures only
             with page.expect_response(f"{base}/reports/daily/2025-06-08/plotly.min.js") as bundle:
@@ -177,7 +179,9 @@ def test_a_customer_sees_its_report_and_invoice_and_nothing_else(portal: tuple[s
             page.click("#invoices a:has-text('INV-CON-A-2025-06')")
             page.wait_for_url(f"{base}/invoices/INV-CON-A-2025-06")
             assert page.locator("#invoice-title").inner_text() == "Invoice INV-CON-A-2025-06, version 1"
-            assert "119.00" in page.locator("#invoice-header").inner_text()
+            assert "119.00 EUR" in page.locator("#invoice-gross").inner_text()
+            assert "Month\tJune 2025" in page.locator("#invoice-header").inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # no sideways scrolling
             pdf_url = page.locator("#invoice-pdf").get_attribute("href")
             response = page.request.get(f"{base}{pdf_url}")
             assert response.status == 200 and response.headers["content-type"] == "application/pdf"
