@@ -67,16 +67,20 @@ class NotAuthenticated(Exception):
 
 
 def create_app(  # noqa: C901 (the routes are closures of the factory; each route is small)
-        warehouse_path: Path, documents_dir: Path, state_dir: Path, *,
-               policy_path: Path = DEFAULT_POLICY, lock_timeout_s: float = 60.0,
-               secure_cookies: bool = False, audit_key_path: Path | None = None,
-               login_throttle: LoginThrottle | None = None) -> FastAPI:
+        warehouse_path: Path, documents_dir: Path, state_dir: Path | None = None, *,
+        data_dir: Path | None = None, policy_path: Path = DEFAULT_POLICY, lock_timeout_s: float = 60.0,
+        secure_cookies: bool = False, audit_key_path: Path | None = None,
+        login_throttle: LoginThrottle | None = None) -> FastAPI:
     """The portal over one warehouse file and the documents folder built from it
-    (``Settings.documents_root``); tokens, sessions and the audit log under ``state_dir``.
+    (``Settings.documents_root``); tokens, sessions and the audit log under ``state_dir``
+    (default ``<data_dir>/portal``); ``data_dir`` holds the bidding configuration (default: the
+    folder above ``state_dir``, or ``documents_dir`` when neither is given).
     ``secure_cookies`` for deployments behind HTTPS (the session cookie gets ``Secure``, and a
     POST must come from an ``https://`` page of this host); ``audit_key_path`` signs the audit
     log's head (default ``<state_dir>/audit.key``)."""
-    state_dir = Path(state_dir)
+    if data_dir is None:
+        data_dir = Path(state_dir).parent if state_dir is not None else Path(documents_dir)
+    state_dir = Path(state_dir) if state_dir is not None else Path(data_dir) / "portal"
     throttle = login_throttle or LoginThrottle()
     gate = Gate(Policy.load(policy_path), Warehouse(Path(warehouse_path), timeout_s=lock_timeout_s),
                 Path(documents_dir))
@@ -96,8 +100,9 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         # who is asking is known before routing, so even a request for a path that does not exist
         # is recorded with its user; endpoints refuse anonymous callers through ``principal``
         request.state.who = await run_in_threadpool(identify, request)
-        if request.method == "POST" and not _same_origin(request, secure_cookies):
-            # a form posted from another site (CSRF): refused before any endpoint runs
+        if request.method == "POST" and not _bearer(request) and not _same_origin(request, secure_cookies):
+            # a form posted from another site (CSRF): refused before any endpoint runs. A request
+            # carrying its own bearer token is exempt: no browser adds that header by itself
             request.state.reason = "cross-site or unverifiable origin"
             response = JSONResponse({"detail": "Cross-site request refused: POST only from this portal's own "
                                                "pages (the Origin or Referer header must name this host)."},
@@ -381,6 +386,10 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
     register_bid_routes(app, principal, Path(warehouse_path), data_dir)
 
     return app
+
+
+def _bearer(request: Request) -> bool:
+    return request.headers.get("authorization", "").lower().startswith("bearer ")
 
 
 def _same_origin(request: Request, https_only: bool) -> bool:

@@ -21,7 +21,7 @@ def test_portal_answers_during_a_materialization_and_sees_its_result(settings):
         assert run_partition(defs, "daily_job", "2025-06-07", instance).success
     state = settings.data_dir / "portal"
     token = TokenStore(state).create("ops", "admin")
-    client = TestClient(create_app(settings.warehouse_path, settings.data_dir, state))
+    client = TestClient(create_app(settings.warehouse_path, settings.documents_root, state))
     headers = {"Authorization": f"Bearer {token}"}
 
     result: dict = {}
