@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import polars as pl
@@ -42,8 +42,8 @@ from flexpower_assets.portal.policy import (
     Principal,
 )
 from flexpower_assets.portal.throttle import LoginThrottle
-from flexpower_assets.portal.views import Filters, finance_index, invoice_view
 from flexpower_assets.portal.tokens import SESSION_HOURS, TokenStore
+from flexpower_assets.portal.views import Filters, finance_index, invoice_view
 from flexpower_assets.reports.html import PLOTLY_BUNDLE
 from resources.warehouse import Warehouse, WarehouseBusy, WarehouseDamaged
 

@@ -37,8 +37,6 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from resources.warehouse import Warehouse
-
 from flexpower_assets.documents.store import indexed_file, record_documents
 from flexpower_assets.domain.reporting import (
     INFEED_SOURCES,
@@ -51,6 +49,7 @@ from flexpower_assets.domain.reporting import (
     fmt_pct,
     fmt_price,
 )
+from resources.warehouse import Warehouse
 
 PLOTLY_BUNDLE = "plotly.min.js"
 SOURCE_COLOURS = {

@@ -25,10 +25,10 @@ import uvicorn
 from fpdf import FPDF
 from pypdf import PdfReader
 
+from flexpower_assets.documents.store import file_sha256
 from flexpower_assets.domain.contracts import contract_days
 from flexpower_assets.portal.app import create_app
 from flexpower_assets.portal.tokens import TokenStore
-from flexpower_assets.documents.store import file_sha256
 from flexpower_assets.reports import build_daily_report, load_report_inputs, record_report_documents, render_reports
 from resources.warehouse import Warehouse
 

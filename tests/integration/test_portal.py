@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from flexpower_assets.domain.contracts import contract_days
 from flexpower_assets.documents.store import indexed_file, record_documents, write_document
+from flexpower_assets.domain.contracts import contract_days
 from flexpower_assets.portal.app import SESSION_COOKIE, create_app
 from flexpower_assets.portal.audit import AuditLog, verify_audit_log
 from flexpower_assets.portal.commands import token_group
