@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from flexpower_assets.assets.metadata import markdown_table, schema_check, schema_check_spec
+from flexpower_assets.assets.metadata import markdown_table, schema_check
 from flexpower_assets.backtest_run import run_backtest
 from flexpower_assets.domain.backtest import STRATEGIES
 from flexpower_assets.reports.backtest import render_backtest_report, report_path
@@ -26,7 +26,8 @@ class BacktestConfig(dg.Config):
 
 @dg.asset(
     group_name="backtest", metadata={"schema": "main"}, kinds={"duckdb", "polars"},
-    check_specs=[schema_check_spec("backtest_result", contract.BacktestResult)],
+    check_specs=[dg.AssetCheckSpec("matches_schema", asset="backtest_result", blocking=True,
+                                   description="Columns, types and keys of BacktestResult (schema registry).")],
     description="Per strategy, asset and delivery day of the last backtest run: accepted volume, revenue at the "
                 "realised auction price, imbalance and its reBAP cost, net and capture rate.",
 )

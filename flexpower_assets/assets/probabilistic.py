@@ -11,7 +11,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from flexpower_assets.assets.metadata import markdown_table, schema_check, schema_check_spec
+from flexpower_assets.assets.metadata import markdown_table, partitioned_check_spec, schema_check, schema_check_spec
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
 from flexpower_assets.domain import probabilistic as prob
 from flexpower_assets.partitions import daily_partitions, partition_day
@@ -85,7 +85,7 @@ def gate_forecast(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame
     },
     check_specs=[
         schema_check_spec("forecast_skill", contract.ForecastSkill),
-        dg.AssetCheckSpec("coverage_80_in_band", asset="forecast_skill",
+        partitioned_check_spec("coverage_80_in_band", asset="forecast_skill",
                           description="The champion's 80 % interval covered 70-90 % of the window's outcomes."),
     ],
 )
@@ -130,7 +130,7 @@ def forecast_skill(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
         .otherwise(pl.lit(prob.FALLBACK))
     frame = today.join(champions.select("asset_id", "champion"), on="asset_id", how="left").with_columns(
         is_champion=pl.col("method") == served, delivery_day=pl.lit(day, dtype=pl.Date)).drop("champion")
-    frame, schema_result = schema_check(frame, contract.ForecastSkill, "forecast_skill")
+    frame, schema_result = schema_check(frame, contract.ForecastSkill, "forecast_skill", day)
     champ_rows = frame.filter(pl.col("is_champion"))
     coverage = champ_rows["coverage_80"].drop_nulls()
     mean_coverage = float(coverage.mean()) if len(coverage) else None
@@ -151,8 +151,9 @@ def forecast_skill(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
     in_band = mean_coverage is None or COVERAGE_BAND[0] <= mean_coverage <= COVERAGE_BAND[1]
     outside = champ_rows.filter(~pl.col("coverage_80").is_between(*COVERAGE_BAND))
     yield dg.AssetCheckResult(check_name="coverage_80_in_band", asset_key=dg.AssetKey("forecast_skill"),
-                              passed=bool(in_band and outside.is_empty()), severity=WARN, metadata={
-                                  "mean_champion_coverage_80": mean_coverage,
+                              passed=bool(in_band and outside.is_empty()), severity=WARN,
+                              description=f"delivery day {day}", metadata={
+                                  "delivery_day": day.isoformat(), "mean_champion_coverage_80": mean_coverage,
                                   "assets_outside_70_90": dg.MetadataValue.md(markdown_table(outside.select(
                                       "asset_id", "method", "coverage_80", "crps_kw")))})
 
@@ -162,7 +163,7 @@ def forecast_skill(context: dg.AssetExecutionContext, portfolio_frame: pl.DataFr
     ins={"gate": dg.AssetIn(key=["core", "gate_forecast"]), "portfolio_frame": dg.AssetIn(key=["core", "portfolio_assets"]),
          "champion_history": dg.AssetIn(key=["champion_history"])},
     check_specs=[schema_check_spec("asset_forecast_quantile", contract.AssetForecastQuantile),
-                 dg.AssetCheckSpec("enough_history", asset="asset_forecast_quantile",
+                 partitioned_check_spec("enough_history", asset="asset_forecast_quantile",
                                    description="At least min_history_days days of past errors: else the documented "
                                                "fallback band (by technology) is served instead of the methods.")],
     description="19 quantiles (0.05 .. 0.95) per asset, QH and method from the gate-closure forecast and past "
@@ -182,7 +183,7 @@ def asset_forecast_quantile(context: dg.AssetExecutionContext, gate: pl.DataFram
     frame = quantiles.join(champion, on="asset_id", how="left").with_columns(
         is_champion=(pl.col("method") == pl.col("champion")) | (pl.col("method") == prob.FALLBACK),
         delivery_day=pl.lit(day, dtype=pl.Date)).drop("champion")
-    frame, schema_result = schema_check(frame, contract.AssetForecastQuantile, "asset_forecast_quantile")
+    frame, schema_result = schema_check(frame, contract.AssetForecastQuantile, "asset_forecast_quantile", day)
     methods = sorted(frame["method"].unique().to_list()) if frame.height else []
     yield dg.Output(frame, metadata={"methods": ", ".join(methods), "history_days": n_days,
                                      "history_window": f"{first} .. {last}", "assets": frame["asset_id"].n_unique()
@@ -190,7 +191,8 @@ def asset_forecast_quantile(context: dg.AssetExecutionContext, gate: pl.DataFram
     yield schema_result
     yield dg.AssetCheckResult(check_name="enough_history", asset_key=dg.AssetKey("asset_forecast_quantile"),
                               passed=n_days >= settings.min_history_days, severity=WARN,
-                              metadata={"history_days": n_days, "min_history_days": settings.min_history_days,
+                              description=f"delivery day {day}",
+                              metadata={"delivery_day": day.isoformat(), "history_days": n_days, "min_history_days": settings.min_history_days,
                                         "method_served": ", ".join(methods)})
 
 
