@@ -1,6 +1,6 @@
 """The backtest as an asset: launched from the UI (job ``backtest_job``, dates in the run config)
 or by ``flexpower backtest``; replaces ``backtest_result`` with the run's rows and writes the
-HTML report under ``<data dir>/reports/backtest/``."""
+HTML report under ``<documents>/reports/backtest/`` (the documents folder of the warehouse)."""
 
 from datetime import date
 

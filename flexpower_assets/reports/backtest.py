@@ -20,7 +20,7 @@ COLOURS = {"point": "#1f77b4", "quantile": "#2ca02c", "perfect_foresight": "#7f7
 
 
 def report_path(data_dir: Path, first: date, last: date) -> Path:
-    """``<data_dir>/reports/backtest/<first>_<last>.html``."""
+    """``<documents>/reports/backtest/<first>_<last>.html`` (``data_dir``: the documents folder)."""
     return Path(data_dir) / "reports" / "backtest" / f"{first.isoformat()}_{last.isoformat()}.html"
 
 

@@ -62,7 +62,7 @@ def test_daemon_runs_exactly_the_corrected_days_then_reports_and_invoices(sample
     assert run_demo(settings, echo=lambda _line: None) in (0, 1)  # the days, their reports, the month
     warehouse = Warehouse(settings.warehouse_path)
     invoices_before = warehouse.read("select invoice_id, max(version) as v from invoice group by 1")
-    report = tmp_path / "reports" / "daily" / "2025-06-07" / "portfolio.html"
+    report = settings.documents_root / "reports" / "daily" / "2025-06-07" / "portfolio.html"  # next to its warehouse
     report_before = report.read_bytes()
 
     with WebhookServer() as hook, dg.DagsterInstance.get() as instance:

@@ -88,7 +88,7 @@ def test_backtest_job_writes_results_and_report(history):
     # net = revenue - imbalance cost on every row that has a cost
     priced = rows.drop_nulls("net_eur")
     assert (priced["net_eur"] - (priced["revenue_eur"] - priced["imbalance_cost_eur"])).abs().max() < 1e-9
-    report = settings.data_dir / "reports" / "backtest" / f"{first}_{last}.html"
+    report = settings.documents_root / "reports" / "backtest" / f"{first}_{last}.html"  # next to its warehouse
     html = report.read_text()
     assert "Cumulative net EUR" in html and "Forecast quality next to the euros" in html
     assert (report.parent / "plotly.min.js").is_file()
@@ -109,4 +109,4 @@ def test_readme_commands_backtest_and_champion_pin(history, tmp_path):
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "strategies perfect_foresight, point" in run.stdout  # the bound is always added
-    assert (tmp_path / "reports" / "backtest" / "2025-06-04_2025-06-06.html").is_file()
+    assert (settings.documents_root / "reports" / "backtest" / "2025-06-04_2025-06-06.html").is_file()
