@@ -6,6 +6,7 @@ FLEXPOWER_WAREHOUSE) and runs partitions through Dagster, so runs show up in the
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from datetime import date
@@ -14,7 +15,6 @@ from pathlib import Path
 import click
 
 from flexpower_assets.bidding.commands import bench_bids_command, bids_group, compliance_group, exchange_group
-from flexpower_assets.portal.commands import audit_group, portal_command, token_group
 from flexpower_assets.settings import Settings
 
 LAYOUTS = ("real", "compact")  # of the simulated VPP files (flexpower_assets.simulator.vpp.LAYOUTS)
@@ -34,7 +34,32 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose heavy subcommands (the portal's) are imported only when they are called:
+    ``flexpower simulate`` or ``materialize`` should not pay for FastAPI and the portal policy."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy_commands:
+            module, attribute = self.lazy_commands[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+LAZY_COMMANDS = {
+    "portal": "flexpower_assets.portal.commands:portal_command",
+    "token": "flexpower_assets.portal.commands:token_group",
+    "audit": "flexpower_assets.portal.commands:audit_group",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
 def main() -> None:
     """RouteToMarket data platform."""
 
@@ -231,9 +256,6 @@ def champion_pin(method: str, from_day: str, asset_id: str | None, pinned_by: st
     click.echo(f"pinned {method} from {from_day} for {asset_id or 'every asset'}")
 
 
-main.add_command(portal_command, "portal")
-main.add_command(token_group, "token")
-main.add_command(audit_group, "audit")
 main.add_command(bids_group, "bids")
 main.add_command(compliance_group, "compliance")
 main.add_command(exchange_group, "exchange")
