@@ -263,6 +263,14 @@ class Warehouse:
             finally:
                 conn.close()
 
+    @contextmanager
+    def session(self) -> Iterator[WarehouseSession]:
+        """Many reads on one read-only connection (one lock, one open): a step reading a month.
+
+        The session holds the shared lock: this process must not write until it is closed."""
+        with self.reader() as conn:
+            yield WarehouseSession(self.path, conn)
+
     def read(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a parametrised query on a read-only connection and return a polars frame."""
         with self.reader() as conn:
@@ -276,3 +284,19 @@ class Warehouse:
         return bool(found["n"][0])
 
 
+
+
+@dataclass(frozen=True)
+class WarehouseSession:
+    """The reads of ``Warehouse`` (``read``, ``table_exists``, ``path``) over one open connection."""
+
+    path: Path
+    conn: duckdb.DuckDBPyConnection
+
+    def read(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        return as_utc(self.conn.execute(sql, params or []).pl())
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return bool(self.conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table]).fetchone()[0])

@@ -151,6 +151,28 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
 
 # ---------------------------------------------------------------- what follows a rebuilt day
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def run_days(run: dg.DagsterRun | None) -> tuple[str, str] | None:
+    """The first and last day a daily_job run built: its partition, or its range (a backfill run)."""
+    if run is None or run.job_name != daily_job.name:
+        return None
+    if run.tags.get("dagster/partition"):
+        return run.tags["dagster/partition"], run.tags["dagster/partition"]
+    if run.tags.get(RANGE_START) and run.tags.get(RANGE_END):
+        return run.tags[RANGE_START], run.tags[RANGE_END]
+    return None
+
+
+def months_of(first: str, last: str) -> set[str]:
+    months, year, month = set(), int(first[:4]), int(first[5:7])
+    while f"{year:04d}-{month:02d}" <= last[:7]:
+        months.add(f"{year:04d}-{month:02d}-01")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
 @dg.sensor(name="rebuild_after_daily_sensor", jobs=[daily_reports_job, monthly_job], minimum_interval_seconds=30,
            default_status=dg.DefaultSensorStatus.STOPPED,
            description="After a successful daily_job run: the day's reports, then (once the month's days are "
@@ -170,15 +192,23 @@ def rebuild_after_daily_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
         after_id = max(after_id, record.storage_id)
         run = instance.get_run_by_id(record.run_id)
         # (the storage may ignore the job filter: the job is checked here too)
-        day = run.tags.get("dagster/partition") if run and run.job_name == daily_job.name else None
-        if not day:
+        days = run_days(run)
+        if not days:
             continue
-        requests.append(dg.RunRequest(run_key=f"reports:{day}:{run.run_id}", job_name=daily_reports_job.name,
-                                      partition_key=day, tags={"flexpower/trigger": f"rebuilt/{run.run_id}"}))
-        months.add(day[:7] + "-01")
-    busy = {run.tags.get("dagster/partition", "")[:7] + "-01"
-            for run in instance.get_runs(filters=dg.RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT),
-                                         limit=500)}
+        first, last = days
+        trigger = {"flexpower/trigger": f"rebuilt/{run.run_id}"}
+        if first == last:
+            requests.append(dg.RunRequest(run_key=f"reports:{first}:{run.run_id}", job_name=daily_reports_job.name,
+                                          partition_key=first, tags=trigger))
+        else:  # a range run's reports are one run over the same range
+            requests.append(dg.RunRequest(run_key=f"reports:{first}..{last}:{run.run_id}",
+                                          job_name=daily_reports_job.name,
+                                          tags={**trigger, RANGE_START: first, RANGE_END: last}))
+        months |= months_of(first, last)
+    busy = set()
+    for in_flight in instance.get_runs(filters=dg.RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT), limit=500):
+        days = run_days(in_flight)
+        busy |= months_of(*days) if days else set()
     for month in sorted(months - busy):
         requests.append(dg.RunRequest(run_key=f"monthly:{month}:{after_id}", job_name=monthly_job.name,
                                       partition_key=month, tags={"flexpower/trigger": "rebuilt days"}))

@@ -18,7 +18,7 @@ from flexpower_assets.assets.metadata import (
     schema_check,
     schema_check_spec,
 )
-from flexpower_assets.assets.raw import RAW_ASSET_KEYS, RAW_TABLES, sync_selected
+from flexpower_assets.assets.raw import RAW_ASSET_KEYS, RAW_TABLES, prefetch_raw, sync_selected
 from flexpower_assets.assets.steps import Built, Day, Table, table_step
 from flexpower_assets.domain import contracts as contract_rules
 from flexpower_assets.domain import forecasts, imbalance, infeed, portfolio, redispatch, trading
@@ -386,9 +386,11 @@ CORE_AND_PUBLISHED = [
 DAILY_TABLES = [*RAW_TABLES, *CORE_AND_PUBLISHED]
 
 
-def _prepare(context: dg.AssetExecutionContext):
+def _prepare(context: dg.AssetExecutionContext, days):
+    """Register new landing files, then read the raw layer's rows of every day (before any write)."""
     warehouse = context.resources.warehouse.get()
-    return warehouse, sync_selected(context, context.resources.landing, warehouse)
+    synced = sync_selected(context, context.resources.landing, warehouse)
+    return warehouse, synced, prefetch_raw(context, warehouse, days)
 
 
 daily_tables = table_step(

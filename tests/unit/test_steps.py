@@ -88,7 +88,7 @@ def _build_step(b_passes: bool, e_raises: bool, warehouse: Warehouse | None = No
         one_input("e", e, "a"),
         one_input("f", lambda d, e: _frame(d, 6.0), "e"),
     ]
-    return table_step("small", tables, "test", prepare=lambda context: (warehouse, {}),
+    return table_step("small", tables, "test", prepare=lambda context, days: (warehouse, {}, {}),
                       partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
                       partition_days=partition_delivery_days, required_resource_keys=set())
 
