@@ -56,15 +56,18 @@ def instance() -> dg.DagsterInstance:
 
 
 def run_partition(defs: dg.Definitions, job_name: str, partition_key: str,
-                  dagster_instance: dg.DagsterInstance, last_key: str | None = None) -> RunSummary:
-    """Run a job for one partition, or for the range ``partition_key .. last_key`` in one run."""
+                  dagster_instance: dg.DagsterInstance, last_key: str | None = None,
+                  asset_selection: list[dg.AssetKey] | None = None) -> RunSummary:
+    """Run a job for one partition, or for the range ``partition_key .. last_key`` in one run
+    (optionally only some of its assets)."""
     job = defs.resolve_job_def(job_name)
     if last_key is None or last_key == partition_key:
         result = job.execute_in_process(partition_key=partition_key, instance=dagster_instance,
-                                        raise_on_error=False, run_config=QUIET)
+                                        raise_on_error=False, run_config=QUIET, asset_selection=asset_selection)
     else:
         result = job.execute_in_process(tags={RANGE_START_TAG: partition_key, RANGE_END_TAG: last_key},
-                                        instance=dagster_instance, raise_on_error=False, run_config=QUIET)
+                                        instance=dagster_instance, raise_on_error=False, run_config=QUIET,
+                                        asset_selection=asset_selection)
         partition_key = f"{partition_key}..{last_key}"
     failed_steps = [event.step_key for event in result.all_events if event.is_step_failure]
     failed_checks = [
@@ -99,6 +102,15 @@ def day_ranges(days: list[date], days_per_run: int = DAYS_PER_RUN) -> list[tuple
     return [(run[0].isoformat(), run[-1].isoformat()) for run in ranges]
 
 
+def range_support(defs: dg.Definitions, job_name: str) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
+    """A job's assets that build a range of days in one run (they declare a backfill policy), and
+    those that build one day at a time."""
+    graph = defs.resolve_asset_graph()
+    keys = sorted(defs.resolve_job_def(job_name).asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
+    ranged = [key for key in keys if graph.get(key).backfill_policy is not None]
+    return ranged, [key for key in keys if key not in ranged]
+
+
 def _status(summary: RunSummary, job: str, seconds: float) -> str:
     return (f"{job} {summary.partition}: {'ok' if summary.success else 'FAILED'}, {summary.materialized} "
             f"materializations, {seconds:.1f} s (run {summary.run_id[:8]})")
@@ -110,14 +122,18 @@ def materialize_days(defs: dg.Definitions, dagster_instance: dg.DagsterInstance,
                      days_per_run: int = DAYS_PER_RUN) -> list[str]:
     """Build ``days`` with ``daily_job`` (and their reports), one run per range of days.
 
-    A range whose run fails is run again day by day, so every day that can be built is built and
-    the failing days are named, as if each day had run on its own. Returns the failed days.
+    Assets that declare no backfill policy (they build one day at a time) follow the range run,
+    one run per day. A range whose run fails is run again day by day, so every day that can be
+    built is built and the failing days are named, as if each day had run on its own. Returns the
+    failed days.
     """
     echo_error = echo_error or echo
     failed: list[str] = []
+    ranged, one_day_only = range_support(defs, "daily_job")
     for first, last in day_ranges(days, days_per_run):
         began = time.perf_counter()
-        summary = run_partition(defs, "daily_job", first, dagster_instance, last)
+        summary = run_partition(defs, "daily_job", first, dagster_instance, last,
+                                asset_selection=ranged if one_day_only and first != last else None)
         echo(_status(summary, "daily_job", time.perf_counter() - began))
         for check in summary.failed_checks:
             echo(f"    check failed: {check}")
@@ -138,6 +154,15 @@ def materialize_days(defs: dg.Definitions, dagster_instance: dg.DagsterInstance,
                         echo_error(f"    error: {single.error}")
             else:
                 failed.append(first)
+        if one_day_only and first != last and summary.success:
+            # the assets that build one day at a time (no backfill policy), day by day, after the range
+            for key in day_keys(date.fromisoformat(first), date.fromisoformat(last)):
+                began = time.perf_counter()
+                single = run_partition(defs, "daily_job", key, dagster_instance, asset_selection=one_day_only)
+                echo("    " + _status(single, "daily_job", time.perf_counter() - began))
+                if not single.success:
+                    failed.append(key)
+                    echo_error(f"    error: {single.error}")
         if not reports:
             continue
         for run_first, run_last in built:  # no reports over a day whose tables did not build

@@ -10,7 +10,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from flexpower_assets.definitions import build_defs
-from flexpower_assets.runner import RANGE_END_TAG, RANGE_START_TAG, run_partition
+from flexpower_assets.runner import RANGE_END_TAG, RANGE_START_TAG, materialize_days, range_support, run_partition
 from resources.warehouse import Warehouse
 from tests.integration.conftest import make_settings
 
@@ -37,13 +37,19 @@ def test_three_days_in_one_run_equal_three_one_day_runs(sample_landing, tmp_path
     one_run = make_settings(sample_landing, tmp_path / "range")
     day_by_day = make_settings(sample_landing, tmp_path / "days")
     with dg.instance_for_test() as instance:
-        summary = run_partition(build_defs(one_run), "daily_job", DAYS[0], instance, DAYS[-1])
-        assert summary.success, summary.error
-        reports = run_partition(build_defs(one_run), "daily_reports_job", DAYS[0], instance, DAYS[-1])
-        assert reports.success, reports.error
+        defs = build_defs(one_run)
+        assert materialize_days(defs, instance, [date.fromisoformat(day) for day in DAYS], echo=lambda _: None) == []
+        ranged_keys, one_day_keys = range_support(defs, "daily_job")
+        assert dg.AssetKey("best_of_infeed") in ranged_keys and len(ranged_keys) == 26
         runs = instance.get_runs()
-        assert len(runs) == 2  # the tables' run and the reports' run, each over the three days
-        assert {(run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG]) for run in runs} == {(DAYS[0], DAYS[-1])}
+        range_runs = [run for run in runs if RANGE_START_TAG in run.tags]
+        # the tables' run and the reports' run, each over the three days; then the assets that
+        # build one day at a time (no backfill policy), one run per day
+        assert sorted(run.job_name for run in range_runs) == ["daily_job", "daily_reports_job"]
+        assert {(run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG]) for run in range_runs} == {(DAYS[0], DAYS[-1])}
+        assert len(runs) == 2 + (len(DAYS) if one_day_keys else 0)
+        summary = next(run for run in range_runs if run.job_name == "daily_job")
+        range_tables = {".".join(key.path) if len(key.path) > 1 else f"main.{key.path[0]}" for key in ranged_keys}
         # Dagster records every day of the range as materialized, per asset
         assert instance.get_materialized_partitions(dg.AssetKey("best_of_infeed")) == set(DAYS)
         assert instance.get_materialized_partitions(dg.AssetKey(["raw", "raw_vpp__forecasts"])) == set(DAYS)
@@ -61,9 +67,10 @@ def test_three_days_in_one_run_equal_three_one_day_runs(sample_landing, tmp_path
 
     ranged, single = daily_tables(Warehouse(one_run.warehouse_path)), daily_tables(Warehouse(day_by_day.warehouse_path))
     assert sorted(ranged) == sorted(single)
-    assert len(ranged) == 26  # 11 raw, 7 core and the 8 contract tables
+    assert len(ranged) >= 26  # 11 raw, 7 core, the 8 contract tables (and the one-day assets' tables)
     for name in single:
-        assert ranged[name].height > 0 or name.startswith(("raw.raw_dso__redispatch", "core.redispatched")), name
+        if name in range_tables:  # every table of the day's step has rows on the sample days
+            assert ranged[name].height > 0 or name.startswith(("raw.raw_dso__redispatch", "core.redispatched")), name
         try:
             assert_frame_equal(ranged[name], single[name], check_exact=True)
         except AssertionError as error:
@@ -72,10 +79,10 @@ def test_three_days_in_one_run_equal_three_one_day_runs(sample_landing, tmp_path
     assert per_day["delivery_day"].to_list() == [date.fromisoformat(day) for day in DAYS]
 
     # and the same reports, byte for byte
-    ranged_reports = sorted((one_run.data_dir / "reports" / "daily").rglob("*.html"))
-    single_reports = sorted((day_by_day.data_dir / "reports" / "daily").rglob("*.html"))
-    assert [p.relative_to(one_run.data_dir) for p in ranged_reports] == \
-        [p.relative_to(day_by_day.data_dir) for p in single_reports]
+    ranged_reports = sorted((one_run.documents_root / "reports" / "daily").rglob("*.html"))
+    single_reports = sorted((day_by_day.documents_root / "reports" / "daily").rglob("*.html"))
+    assert [p.relative_to(one_run.documents_root) for p in ranged_reports] == \
+        [p.relative_to(day_by_day.documents_root) for p in single_reports]
     assert len(ranged_reports) > len(DAYS)  # a portfolio report and asset reports per day
     for a, b in zip(ranged_reports, single_reports, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
