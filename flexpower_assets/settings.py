@@ -114,6 +114,13 @@ class Settings:
                    audit_key_file=Path(audit_key).resolve() if audit_key else None)
 
 
+def platform_clock(now: str | None) -> datetime:
+    """The platform's current time in UTC: the fixed instant ``now`` (FLEXPOWER_NOW's value,
+    replaying a past day) when given, else the wall clock."""
+    fixed = parse_now(now)
+    return fixed if fixed is not None else datetime.now(timezone.utc)
+
+
 def parse_now(text: str | None) -> datetime | None:
     """An ISO 8601 UTC time (``2025-10-14T09:30:00Z``) or None; anything else is an error."""
     if text is None or not text.strip():

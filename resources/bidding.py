@@ -9,7 +9,7 @@ the incident records.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +20,7 @@ from flexpower_assets.bidding.config import BiddingConfig, config_hash, load_bid
 from flexpower_assets.bidding.desk import BidDesk
 from flexpower_assets.bidding.store import BidStore
 from flexpower_assets.bidding.submission import ExchangeClient
+from flexpower_assets.settings import platform_clock
 from resources.warehouse import Warehouse
 
 
@@ -32,10 +33,7 @@ class BiddingResource(dg.ConfigurableResource):
     solve_workers: int = 2
 
     def clock(self) -> datetime:
-        if not self.now:
-            return datetime.now(timezone.utc)
-        moment = datetime.fromisoformat(self.now.replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return platform_clock(self.now)
 
     def load(self) -> tuple[BiddingConfig, str]:
         config = load_bidding_config(Path(self.config_path))

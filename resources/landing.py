@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+
+from flexpower_assets.settings import platform_clock
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -14,6 +17,10 @@ class LandingZone(dg.ConfigurableResource):
     path: str
     parse_workers: int = 2
     min_file_age_s: float = 60.0
+    now: str = ""  # FLEXPOWER_NOW: the instant the arrival windows are judged at ("" = the clock)
+
+    def clock(self) -> datetime:
+        return platform_clock(self.now)
 
     @property
     def root(self) -> Path:

@@ -25,7 +25,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import dagster as dg
 
@@ -223,11 +223,11 @@ def rebuild_after_daily_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
 @dg.sensor(name="late_data_sensor", minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Arrival windows of FORMATS.md (CRM weekly, technical data daily, DSO finals the day "
                        "after): records the *_on_time checks of landing_files and alerts once per late delivery.")
-def late_data_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+def late_data_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: WarehouseResource,
                      notifier: Notifier) -> dg.SensorResult:
     alerted = set(json.loads(context.cursor)) if context.cursor else set()
     try:
-        verdicts = arrivals(_sensor_warehouse(warehouse), datetime.now(UTC))
+        verdicts = arrivals(_sensor_warehouse(warehouse), landing.clock())
     except WarehouseBusy as busy:
         return dg.SensorResult(skip_reason=f"warehouse busy ({busy})", cursor=context.cursor)
     events = [arrival_evaluation(verdict) for verdict in verdicts]

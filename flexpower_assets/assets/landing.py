@@ -8,7 +8,6 @@ judge the arrival windows of FORMATS.md (``quality/freshness.py``; the ``late_da
 records the same verdicts between runs and alerts on them).
 """
 
-from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
@@ -55,7 +54,7 @@ def landing_files(context: dg.AssetExecutionContext, landing: LandingZone, wareh
             "rejections": dg.MetadataValue.md(markdown_table(rejected_now)),
         },
     )
-    for verdict in arrivals(warehouse.get(), datetime.now(UTC)):
+    for verdict in arrivals(warehouse.get(), landing.clock()):
         yield dg.AssetCheckResult(
             check_name=verdict.check_name, passed=not verdict.late, severity=dg.AssetCheckSeverity.WARN,
             description=f"{verdict.due}: {'late' if verdict.late else 'arrived'} ({verdict.newest})",
