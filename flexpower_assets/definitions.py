@@ -17,6 +17,7 @@ from flexpower_assets.assets.bidding import bidding_assets
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
+from flexpower_assets.assets.position import position_assets
 from flexpower_assets.assets.probabilistic import probabilistic_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
 from flexpower_assets.assets.reports import report_assets
@@ -28,6 +29,7 @@ from resources.forecasting import ForecastingResource
 from resources.io_manager import WarehouseIOManager
 from resources.landing import LandingZone
 from resources.notifier import Notifier
+from resources.position import PositionResource
 from resources.warehouse_resource import WarehouseResource
 from schedules.bid_sensors import bid_deadline_sensor
 from schedules.jobs import bidding_job, daily_job, daily_reports_job, daily_selection, ingest_job, monthly_job
@@ -42,7 +44,7 @@ from schedules.sensors import (
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 ALL_ASSETS = [landing_files, *daily_assets, *monthly_assets, *report_assets, *bidding_assets,
-              *probabilistic_assets, *backtest_assets]
+              *probabilistic_assets, *backtest_assets, *position_assets]
 
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
@@ -78,6 +80,7 @@ def build_defs(settings: Settings | None = None,
         "notifier": notifier_of(settings.alerts),
         "acknowledgements": Acknowledgements(path=str(settings.acknowledgements_path)),
         "forecasting": ForecastingResource(),
+        "position": PositionResource(now=settings.now.isoformat() if settings.now else ""),
         "documents": DocumentStore(path=str(settings.documents_root)),
         "bidding": BiddingResource(config_path=str(settings.bidding_config), data_dir=str(settings.data_dir),
                                    now=settings.now.isoformat() if settings.now else "", exchange_url=settings.exchange_url,

@@ -1,0 +1,72 @@
+"""The open position follows a trade export dropped into the landing zone, through the sensor."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import dagster as dg
+import pytest
+
+from flexpower_assets.definitions import _downstream_by_kind, build_defs
+from flexpower_assets.ingestion.catalog import sync_landing
+from flexpower_assets.runner import run_partition
+from resources.warehouse import Warehouse
+from tests.integration.conftest import make_settings
+from tests.integration.test_sensors import evaluate
+
+DAY = "2025-06-09"
+NOW = datetime(2025, 6, 9, 9, 45, tzinfo=timezone.utc)  # 11:45 in Berlin on the delivery day
+QH = datetime(2025, 6, 9, 12, 0, tzinfo=timezone.utc)    # 14:00 Berlin, 135 minutes ahead
+
+
+def open_row(warehouse: Warehouse) -> dict:
+    return warehouse.read("select * from main.open_position where delivery_day = ? and delivery_start = ?",
+                          [DAY, QH]).row(0, named=True)
+
+
+@pytest.fixture
+def built(sample_landing, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(sample_landing, landing)
+    settings = replace(make_settings(landing, tmp_path), now=NOW)
+    warehouse = Warehouse(settings.warehouse_path)
+    sync_landing(landing, warehouse, workers=1)
+    defs = build_defs(settings)
+    with dg.instance_for_test() as instance:
+        assert run_partition(defs, "daily_job", DAY, instance).success
+        yield defs, warehouse, landing, instance
+
+
+def test_a_new_forecast_or_trade_export_re_runs_the_open_position():
+    selection = _downstream_by_kind()
+    for kind in ("forecast", "private_trades"):
+        assert dg.AssetKey("open_position") in selection[kind], kind
+    assert dg.AssetKey("open_position") not in selection["final_production"]
+
+
+def test_a_dropped_trade_export_changes_the_open_position_in_the_next_tick(built):
+    defs, warehouse, landing, instance = built
+    before = open_row(warehouse)
+    assert before["as_of"] == NOW and before["minutes_to_delivery"] == 135.0
+    cursor = evaluate(defs, "landing_exchange_sensor", instance, None).cursor
+    # we sell 8 MW more for the QH 12:00-12:15 UTC, exported at 09:30 UTC (before the clock)
+    (landing / "exchange" / "Private_Trades-20250609-20250609T093000000Z.csv").write_text(
+        "# Private Trades - 2025-06-09 - 2025-06-09T09:30:00.000Z;;;;;;;;\n"
+        "TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n"
+        "9000001;SELL;2025-06-09 12:00:00+00:00;2025-06-09 12:15:00+00:00;2025-06-09 09:29:00+00:00;61.5;EUR;8.0;MWH\n")
+    handed = evaluate(defs, "landing_exchange_sensor", instance, cursor)
+    assert [r.job_name for r in handed.run_requests] == ["ingest_job"]  # the tick only lists the folder
+    assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
+    tick = evaluate(defs, "landing_exchange_sensor", instance, handed.cursor)
+    assert [(r.job_name, r.partition_key) for r in tick.run_requests] == [("daily_job", DAY)]
+    request = tick.run_requests[0]
+    assert dg.AssetKey("open_position") in request.asset_selection
+    assert run_partition(defs, "daily_job", DAY, instance, asset_selection=list(request.asset_selection)).success
+    after = open_row(warehouse)
+    # 8 MW x 0.25 h = 2.0 MWh more sold: the position grows by 2.0 MWh, the open position falls by 2.0
+    assert after["intraday_sold_mwh"] - before["intraday_sold_mwh"] == pytest.approx(2.0)
+    assert after["position_mwh"] - before["position_mwh"] == pytest.approx(2.0)
+    assert after["open_mwh"] - before["open_mwh"] == pytest.approx(-2.0)
+    assert after["forecast_mwh"] == pytest.approx(before["forecast_mwh"])  # the forecast did not change
