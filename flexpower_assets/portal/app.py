@@ -12,6 +12,8 @@ pipeline holds the write lock, a request waits (up to ``lock_timeout_s``, then 5
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from flexpower_assets.domain.time import BERLIN
 from flexpower_assets.portal.audit import AuditLog
 from flexpower_assets.portal.bids import register_bid_routes
 from flexpower_assets.portal.policy import (
@@ -43,7 +46,7 @@ from flexpower_assets.portal.policy import (
 )
 from flexpower_assets.portal.throttle import LoginThrottle
 from flexpower_assets.portal.tokens import SESSION_HOURS, TokenStore
-from flexpower_assets.portal.views import Filters, finance_index, invoice_view
+from flexpower_assets.portal.views import Filters, finance_index, invoice_view, position_view
 from flexpower_assets.reports.html import PLOTLY_BUNDLE
 from resources.warehouse import Warehouse, WarehouseBusy, WarehouseDamaged
 
@@ -70,14 +73,15 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         warehouse_path: Path, documents_dir: Path, state_dir: Path | None = None, *,
         data_dir: Path | None = None, policy_path: Path = DEFAULT_POLICY, lock_timeout_s: float = 60.0,
         secure_cookies: bool = False, audit_key_path: Path | None = None,
-        login_throttle: LoginThrottle | None = None) -> FastAPI:
+        login_throttle: LoginThrottle | None = None, clock: Callable[[], datetime] | None = None) -> FastAPI:
     """The portal over one warehouse file and the documents folder built from it
     (``Settings.documents_root``); tokens, sessions and the audit log under ``state_dir``
     (default ``<data_dir>/portal``); ``data_dir`` holds the bidding configuration (default: the
     folder above ``state_dir``, or ``documents_dir`` when neither is given).
     ``secure_cookies`` for deployments behind HTTPS (the session cookie gets ``Secure``, and a
     POST must come from an ``https://`` page of this host); ``audit_key_path`` signs the audit
-    log's head (default ``<state_dir>/audit.key``)."""
+    log's head (default ``<state_dir>/audit.key``). ``clock`` is the platform clock
+    (``Settings.current_time``): the open-position page shows its today and tomorrow."""
     if data_dir is None:
         data_dir = Path(state_dir).parent if state_dir is not None else Path(documents_dir)
     state_dir = Path(state_dir) if state_dir is not None else Path(data_dir) / "portal"
@@ -289,6 +293,23 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
     def report(request: Request, kind: str, period: str, scope: str, who: Principal = Depends(principal)):
         request.state.resource = f"report:{kind}/{period}/{scope}"
         return Response(gate.report_file(who, kind, period, scope).content, media_type="text/html; charset=utf-8")
+
+    @app.get("/position", tags=["pages"], response_class=HTMLResponse,
+             summary="The open position per quarter-hour of today and tomorrow, or of one day (HTML)")
+    def position_page(request: Request, who: Principal = Depends(principal),
+                      day: str | None = Query(None, description="one delivery day, YYYY-MM-DD")):
+        request.state.resource = "position"
+        period = Period.parse(day, day)
+        if period.start is None:
+            today = (clock or (lambda: datetime.now(timezone.utc)))().astimezone(BERLIN).date()
+            days = [today, today + timedelta(days=1)]
+        else:
+            days = [period.start]
+        rows = gate.read(who, "open_position", Period(min(days), max(days)))
+        return templates.TemplateResponse(request, "position.html", {
+            "who": who, "days": position_view(rows.frame.to_dicts(), days), "truncated": rows.truncated,
+            "previous": (min(days) - timedelta(days=1)).isoformat(), "next": (max(days) + timedelta(days=1)).isoformat(),
+        })
 
     @app.get("/invoices/{invoice_id}", tags=["pages"], response_class=HTMLResponse,
              summary="An invoice version with its lines and a link to its PDF (HTML)")

@@ -76,7 +76,8 @@ def portal_command(host: str, port: int, warehouse: Path | None, documents_dir: 
         raise click.ClickException(str(exc)) from None
     documents = documents_dir if documents_dir is not None else settings.documents_root
     app = create_app(settings.warehouse_path, documents, _state_dir(data_dir, state_dir), data_dir=_data_dir(data_dir),
-                     secure_cookies=settings.portal_https, audit_key_path=settings.audit_key_file)
+                     secure_cookies=settings.portal_https, audit_key_path=settings.audit_key_file,
+                     clock=settings.current_time)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     click.echo(f"portal on http://{host}:{port}/ (API docs at /docs), warehouse {settings.warehouse_path}, "
                f"documents {documents}", err=True)

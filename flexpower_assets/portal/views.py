@@ -5,17 +5,20 @@
   (``1,234.567 MWh``), the totals and the settlement sentence, the volume per day.
 - ``finance_index``: the invoices and reports of the index page filtered by month, status and
   customer (contract, asset or e-mail, part of the text), a page at a time.
+- ``position_view``: the open position of some delivery days per QH for traders (MWh to the kWh,
+  the QH in Berlin time with its UTC start, long / short in words).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from flexpower_assets.documents.invoice_pdf import FEE_LINES, LINE_TITLES, money, number
+from flexpower_assets.domain.time import BERLIN
 
 PAGE_SIZE = 50
 STATUS_WORDS = {"final": "Final", "provisional": "Provisional", "blocked": "Blocked"}
@@ -170,3 +173,54 @@ def finance_index(invoices: list[dict[str, Any]], reports: list[Any], filters: F
                                                                            for s in statuses],
             "invoices": paginate(shown, filters.page), "reports": paginate(report_rows, filters.report_page),
             "filters": filters}
+
+
+def _mwh(value: Any) -> str:
+    return "-" if value is None else number(value, 3, 3)
+
+
+def _side(open_mwh: Any) -> str:
+    if open_mwh is None:
+        return "no forecast"
+    if abs(open_mwh) < 0.0005:
+        return "flat"
+    return "long: sell" if open_mwh > 0 else "short: buy"
+
+
+def _qh_row(row: dict[str, Any]) -> dict[str, str]:
+    start: datetime = row["delivery_start"]
+    minutes = row.get("minutes_to_delivery")
+    band = "" if row.get("forecast_p10_mwh") is None else f"{_mwh(row['forecast_p10_mwh'])} .. {_mwh(row['forecast_p90_mwh'])}"
+    share = row.get("open_share_of_capacity")
+    return {
+        "qh": start.astimezone(BERLIN).strftime("%H:%M"), "utc": start.strftime("%H:%M UTC"),
+        "to_delivery": "delivered" if minutes is not None and minutes <= 0 else f"{minutes:,.0f} min",
+        "forecast": _mwh(row.get("forecast_mwh")), "band": band or "-",
+        "day_ahead": _mwh(row.get("day_ahead_mwh")), "intraday": _mwh(row.get("intraday_net_mwh")),
+        "position": _mwh(row.get("position_mwh")), "open": _mwh(row.get("open_mwh")),
+        "open_band": "-" if row.get("open_p10_mwh") is None else f"{_mwh(row['open_p10_mwh'])} .. {_mwh(row['open_p90_mwh'])}",
+        "share": "-" if share is None else f"{share * 100:.1f} %", "side": _side(row.get("open_mwh")),
+        "notes": ", ".join(note for note in (
+            f"{row['n_missing_forecast']} asset(s) without forecast" if row.get("n_missing_forecast") else "",
+            f"{row['n_without_quantile']} asset(s) without quantiles" if row.get("n_without_quantile") else "",
+        ) if note),
+    }
+
+
+def position_view(rows: list[dict[str, Any]], days: list[date]) -> list[dict[str, Any]]:
+    """Per delivery day: its clock (``as_of``), day-ahead status, totals and one row per QH."""
+    out = []
+    for day in days:
+        mine = sorted((r for r in rows if r.get("delivery_day") == day), key=lambda r: r["delivery_start"])
+        as_of = mine[0]["as_of"] if mine else None
+        open_total = sum(r["open_mwh"] for r in mine if r.get("open_mwh") is not None)
+        out.append({
+            "day": day.isoformat(), "built": bool(mine),
+            "as_of": as_of.strftime("%Y-%m-%d %H:%M UTC") if as_of else "",
+            "day_ahead_status": ", ".join(sorted({str(r["day_ahead_status"]) for r in mine})),
+            "forecast": _mwh(sum(r["forecast_mwh"] for r in mine if r.get("forecast_mwh") is not None)),
+            "position": _mwh(sum(r["position_mwh"] for r in mine)), "open": _mwh(open_total),
+            "capacity": number(mine[0]["capacity_mw"], 1, 3) if mine else "-",
+            "rows": [_qh_row(r) for r in mine],
+        })
+    return out

@@ -37,7 +37,7 @@ MONTH = "2025-06"
 DATASETS = [
     "asset_forecast", "portfolio_forecast", "best_of_infeed", "portfolio_best_of_infeed", "trading_pnl",
     "trading_daily", "asset_imbalance", "portfolio_imbalance", "contracts", "redispatch_compensation",
-    "landing_files", "invoice", "invoice_line", "invoice_day_volume",
+    "landing_files", "invoice", "invoice_line", "invoice_day_volume", "open_position",
 ]
 SECRET = "TOP-SECRET-OUTSIDE-DATA-DIR"
 SAME_ORIGIN = {"Origin": "http://testserver"}  # a form posted from the portal's own page
@@ -119,6 +119,8 @@ def write_warehouse(path: Path) -> None:
         "main.portfolio_imbalance": _qh_rows(dict(imbalance_mwh=-0.01, price_eur_per_mwh=80.0, price_source="final",
                                                   imbalance_cost_eur=0.8, standalone_cost_eur=0.8)),
         "core.redispatch_compensation": _qh_rows(dict(price_eur_per_mwh=60.0)),
+        "main.open_position": _qh_rows(dict(as_of=T1, minutes_to_delivery=0.0, forecast_mwh=0.205, open_mwh=0.005,
+                                            position_mwh=0.2, day_ahead_status="no_order", capacity_mw=3.0)),
         "landing.files": pl.DataFrame([
             dict(path="crm/asset_contracts_20250601_043000.csv", kind="contracts", status="accepted", error=None,
                  delivery_days=[D1, D2]),
@@ -220,7 +222,7 @@ EVERYONE = set(ROLES)
 GRANTED_DATASETS = {
     "admin": set(DATASETS),
     "trader": {"trading_pnl", "trading_daily", "asset_forecast", "portfolio_forecast", "best_of_infeed",
-               "portfolio_best_of_infeed", "asset_imbalance", "portfolio_imbalance", "contracts"},
+               "portfolio_best_of_infeed", "asset_imbalance", "portfolio_imbalance", "contracts", "open_position"},
     "operations": {"asset_forecast", "portfolio_forecast", "best_of_infeed", "portfolio_best_of_infeed",
                    "redispatch_compensation", "landing_files", "contracts"},
     "finance": {"contracts", "invoice", "invoice_line", "invoice_day_volume", "best_of_infeed",
@@ -238,6 +240,8 @@ ENDPOINTS: list[tuple[str, set[str], set[str]]] = [
     *[(f"/api/datasets/{d}", {r for r in ROLES if d in GRANTED_DATASETS[r]}, set()) for d in DATASETS],
     ("/api/datasets/best_of_infeed?from=2025-06-08&to=2025-06-08&format=csv",
      {r for r in ROLES if "best_of_infeed" in GRANTED_DATASETS[r]}, set()),
+    ("/position", {"admin", "trader"}, set()),
+    ("/position?day=2025-06-08", {"admin", "trader"}, set()),
     ("/api/invoices", INVOICE_ROLES, set()),
     ("/api/invoices/INV-CON-A-2025-06", INVOICE_ROLES, set()),
     ("/invoices/INV-CON-A-2025-06", INVOICE_ROLES, set()),
