@@ -58,7 +58,8 @@ def _clients(context) -> list[str] | None:
     return [c for c in value.split(",") if c] if value else None
 
 
-@dg.op(out={"plan": dg.Out(io_manager_key=STEP_IO), "tasks": dg.DynamicOut(io_manager_key=STEP_IO)})
+@dg.op(ins={"forecast_quantiles": dg.In(dg.Nothing)},
+       out={"plan": dg.Out(io_manager_key=STEP_IO), "tasks": dg.DynamicOut(io_manager_key=STEP_IO)})
 def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse: WarehouseResource,
              landing: LandingZone):
     """Read the configuration now, load the day's applicable inputs, emit one task per chunk."""
@@ -134,10 +135,13 @@ def record_solves(context: dg.OpExecutionContext, warehouse: WarehouseResource, 
 
 @dg.graph_asset(
     key=["bidding", "bid_solves"], group_name=GROUP, partitions_def=daily_partitions,
+    # the renewable client sells a quantile of the same delivery day's asset_forecast_quantile (read by
+    # bidding.inputs from the warehouse): a lineage dependency, not a loaded input
+    ins={"forecast_quantiles": dg.AssetIn(key="asset_forecast_quantile", dagster_type=dg.Nothing)},
     description="Every scenario solve of the day's bid run (dispatcher -> dynamic solve tasks -> solver_run).",
 )
-def bid_solves():
-    plan, tasks = dispatch()
+def bid_solves(forecast_quantiles):
+    plan, tasks = dispatch(forecast_quantiles)
     return record_solves(plan, tasks.map(lambda task: solve_chunk(plan, task)).collect())
 
 

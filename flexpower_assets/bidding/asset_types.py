@@ -5,7 +5,8 @@ The orchestration never names an asset type. It looks an asset's type up in the 
 
 - ``technical_model.model_validate(record)`` to read the asset's technical data;
 - ``prepare(technical, frames, day)`` with the frames of the inbound kinds in ``input_kinds``
-  (e.g. ``inflow_forecast``) to get the type's own per-MTU inputs (``bidding.solve.build_solve_inputs``
+  (e.g. ``inflow_forecast``, or a warehouse input registered in ``bidding.inputs`` such as
+  ``asset_forecast_quantile``) to get the type's own per-MTU inputs (``bidding.solve.build_solve_inputs``
   does this and adds the scenario prices);
 - ``solve(SolveInput) -> SolveResult`` once per scenario (through ``bidding.solve.solve_scenario``,
   which adds the hash, fault injection and the error handling);
@@ -38,7 +39,7 @@ BidPoints = Callable[[Sequence[tuple[SolveInput, SolveResult]], BiddingConfig], 
 SolveSettings = Callable[[BiddingConfig, ClientConfig], Mapping[str, Any]]
 #: (technical data, the input frames named in ``input_kinds``, the day) -> (series, values) of a SolveInput
 Prepare = Callable[[AssetTechnicalData, Mapping[str, pl.DataFrame], DayContext],
-                   tuple[Mapping[str, tuple[float, ...]], Mapping[str, float]]]
+                   tuple[Mapping[str, tuple[float, ...]], Mapping[str, float | str]]]
 
 
 def scenario_points(solves: Sequence[tuple[SolveInput, SolveResult]], config: BiddingConfig) -> pl.DataFrame:

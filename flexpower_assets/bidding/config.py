@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 APPROVAL_MODES = ("auto", "maker_checker", "external")
 FALLBACKS = ("previous_day", "deterministic", "zero")
 FAULT_KINDS = ("raise", "hang", "infeasible")
+CRITICAL_RATIO = "critical_ratio"
 DEFAULT_ASSET_TYPE = "reservoir_hydro"
 
 
@@ -145,7 +146,9 @@ class ClientConfig(_Strict):
     assets: tuple[AssetRef, ...] = Field(min_length=1)
     scenarios: int = Field(50, ge=1)
     chunk_size: int = Field(25, ge=1)
-    renewable_quantile: float = Field(0.5, gt=0, lt=1)
+    #: the level a renewable asset sells, or ``critical_ratio``: the level the critical-ratio rule
+    #: picks from past imbalance and auction prices (``domain.probabilistic.critical_ratio_level``)
+    renewable_quantile: Annotated[float, Field(gt=0, lt=1)] | Literal["critical_ratio"] = 0.5
     fallback: Literal["previous_day", "deterministic", "zero"] = "previous_day"
 
     @field_validator("assets", mode="before")

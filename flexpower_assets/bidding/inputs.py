@@ -8,6 +8,9 @@ by the asset type's ``prepare``).
 
 Where an asset type's technical data comes from is registered next to the type's inputs
 (``register_technical_source``): the orchestration asks this module and never names a type.
+An input a type reads from a published warehouse table instead of a landing kind (the renewable
+type's ``asset_forecast_quantile``) is registered with ``register_warehouse_input``: it is read
+by its source, cut off at ``as_of`` the same way, and never synced from the landing zone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from flexpower_assets.domain.probabilistic import past_price_window
 from flexpower_assets.ingestion.catalog import accepted_rows
 from resources.warehouse import Warehouse
 
@@ -25,6 +29,9 @@ from resources.warehouse import Warehouse
 TechnicalSource = Callable[[Warehouse, date, datetime], pl.DataFrame]
 _TECHNICAL_SOURCES: dict[str, TechnicalSource] = {}
 _TECHNICAL_KINDS: dict[str, tuple[str, ...]] = {}
+#: (warehouse, delivery day, as_of) -> the rows of a published table a bid run reads as an input
+WarehouseInput = Callable[[Warehouse, date, datetime], pl.DataFrame]
+_WAREHOUSE_INPUTS: dict[str, WarehouseInput] = {}
 #: the landing kinds every bid run reads besides its asset types' inputs and technical data
 DAY_KINDS = ("price_scenarios", "day_ahead_prices")
 
@@ -66,9 +73,14 @@ def unregister_technical_source(asset_type_name: str) -> None:
     _TECHNICAL_KINDS.pop(asset_type_name, None)
 
 
+def register_warehouse_input(name: str, source: WarehouseInput) -> None:
+    """An input (named in an asset type's ``input_kinds``) read from the warehouse, not the landing zone."""
+    _WAREHOUSE_INPUTS[name] = source
+
+
 def landing_kinds(asset_type_names: Iterable[str], input_kinds: Iterable[str]) -> list[str]:
     """Every landing kind a bid run over these types reads (to bring the catalog up to date)."""
-    kinds = set(DAY_KINDS) | set(input_kinds)
+    kinds = set(DAY_KINDS) | (set(input_kinds) - set(_WAREHOUSE_INPUTS))
     for name in asset_type_names:
         kinds |= set(_TECHNICAL_KINDS.get(name, ()))
     return sorted(kinds)
@@ -80,6 +92,54 @@ def technical_source(asset_type_name: str) -> TechnicalSource | None:
 
 # reservoir plants are listed in hydro/technical_data_*.json
 register_technical_source("reservoir_hydro", technical_from_kind("hydro_technical_data"), ["hydro_technical_data"])
+
+
+def portfolio_technical(warehouse: Warehouse, day: date, as_of: datetime) -> pl.DataFrame:
+    """The portfolio's assets of ``day`` (``core.portfolio_assets``) with their capacity in MW: the
+    contract's, else the VPP's technical data (the capacity ``asset_forecast_quantile`` clips to)."""
+    if not warehouse.table_exists("core", "portfolio_assets"):
+        return pl.DataFrame()
+    return warehouse.read(
+        "select asset_id, technology, coalesce(capacity_mw, capacity_vpp_kw / 1000.0) as capacity_mw "
+        "from core.portfolio_assets where delivery_day = ? order by asset_id", [day])
+
+
+def champion_quantiles(warehouse: Warehouse, day: date, as_of: datetime) -> pl.DataFrame:
+    """The champion method's quantiles of ``day`` (``main.asset_forecast_quantile``, rows flagged
+    ``is_champion``): made from the forecast available at the day's gate closure and past days'
+    errors (D-2 and earlier), so nothing in them is newer than ``as_of`` allows."""
+    if not warehouse.table_exists("main", "asset_forecast_quantile"):
+        return pl.DataFrame()
+    return warehouse.read(
+        "select asset_id, delivery_start, quantile_level, power_kw, method, forecast_version "
+        "from main.asset_forecast_quantile where delivery_day = ? and is_champion "
+        "order by asset_id, delivery_start, quantile_level", [day])
+
+
+def imbalance_price_history(warehouse: Warehouse, day: date, as_of: datetime) -> pl.DataFrame:
+    """The reBAP of the critical-ratio window of ``day`` (days <= D-2, ``domain.probabilistic``)."""
+    first, last = past_price_window(day)
+    if not warehouse.table_exists("core", "imbalance_prices"):
+        return pl.DataFrame()
+    return warehouse.read("select * from core.imbalance_prices where delivery_day between ? and ?", [first, last])
+
+
+def day_ahead_price_history(warehouse: Warehouse, day: date, as_of: datetime) -> pl.DataFrame:
+    """The auction results of the critical-ratio window of ``day`` (the newest file of each day by ``as_of``)."""
+    first, last = past_price_window(day)
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    rows = _kind_rows(warehouse, "day_ahead_prices", days)
+    if rows.is_empty():
+        return rows
+    rows = newest_file(rows.filter(pl.col("delivery_day").is_between(first, last)), as_of, by=["delivery_day"])
+    return rows.select("delivery_day", "delivery_start", "price_eur_per_mwh")
+
+
+# the portfolio's renewables: capacity from the day's portfolio, quantiles and prices from the warehouse
+register_technical_source("renewable", portfolio_technical)
+register_warehouse_input("asset_forecast_quantile", champion_quantiles)
+register_warehouse_input("imbalance_price_history", imbalance_price_history)
+register_warehouse_input("day_ahead_price_history", day_ahead_price_history)
 
 
 @dataclass
@@ -105,6 +165,9 @@ def load_day_inputs(warehouse: Warehouse, delivery_day: date, as_of: datetime, i
         scenarios = scenarios.filter(pl.col("delivery_day") == delivery_day)
     frames: dict[str, pl.DataFrame] = {}
     for kind in sorted(set(input_kinds)):
+        if kind in _WAREHOUSE_INPUTS:
+            frames[kind] = _WAREHOUSE_INPUTS[kind](warehouse, delivery_day, as_of)
+            continue
         rows = _kind_rows(warehouse, kind, [delivery_day - timedelta(days=2), delivery_day - timedelta(days=1),
                                             delivery_day])
         frames[kind] = newest_file(rows, as_of, by=["asset_id"]) if "asset_id" in rows.columns else rows

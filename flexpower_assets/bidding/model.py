@@ -59,7 +59,8 @@ class SolveInput:
     """One solve: an asset of a registered type, the MTUs of a delivery day, one price scenario.
 
     ``series`` holds the type's own per-MTU inputs (hydro: ``inflow_mwh``; renewable:
-    ``quantile_mw``), ``values`` its scalars (hydro: ``content_0_mwh``), ``settings`` the part of
+    ``quantile_mw``), ``values`` its scalars (hydro: ``content_0_mwh``; renewable: the level, the
+    forecast method and version), ``settings`` the part of
     the configuration that affects the solve (time limit, curtailment price, ...).
     """
 
@@ -71,7 +72,7 @@ class SolveInput:
     scenario_id: int
     prices_eur_per_mwh: tuple[float, ...]
     series: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
-    values: Mapping[str, float] = field(default_factory=dict)
+    values: Mapping[str, float | str] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -96,7 +97,7 @@ class SolveInput:
             "delivery_starts": [ts.isoformat() for ts in self.delivery_starts],
             "prices_eur_per_mwh": [float(p) for p in self.prices_eur_per_mwh],
             "series": {k: [float(v) for v in vs] for k, vs in sorted(self.series.items())},
-            "values": {k: float(v) for k, v in sorted(self.values.items())},
+            "values": {k: v if isinstance(v, str) else float(v) for k, v in sorted(self.values.items())},
             "settings": dict(sorted(self.settings.items())),
         }
 

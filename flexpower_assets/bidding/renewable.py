@@ -6,9 +6,15 @@ scenario, so the type makes a single solve (``uses_price_scenarios = False``) wh
 the quantile (clipped to 0 .. capacity), and its bid points are exactly the step
 ``(price_min, 0 MW), (curtailment price, quantile)`` per MTU.
 
-The quantile forecast itself is issue 10's ``asset_forecast_quantile`` (asset_id,
-delivery_start, quantile_level, power_kw); ``quantile_mw`` reads the configured level from such a
-frame, interpolating linearly between the two nearest levels when it is not one of them.
+The quantile forecast is the warehouse table ``main.asset_forecast_quantile`` of the delivery day,
+the champion method's rows (made from the forecast available at gate closure; read by
+``bidding.inputs.champion_quantiles``, so the bid run depends on that asset in the lineage). The
+level is the client's ``renewable_quantile``, or with ``renewable_quantile: critical_ratio`` the
+level ``domain.probabilistic.critical_ratio_level`` picks from the reBAP and auction prices of the
+14 days up to D-2 (the rule the backtest's ``quantile`` strategy sells by). ``quantile_mw`` reads
+the level from the frame, interpolating linearly between the two nearest levels when it is not
+one of them. The solve's input hash covers the quantile values, the level, the method and the
+forecast version.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ import polars as pl
 from pydantic import Field
 
 from flexpower_assets.bidding.asset_types import POINT_SCHEMA, AssetType
-from flexpower_assets.bidding.config import BiddingConfig, ClientConfig
+from flexpower_assets.bidding.config import CRITICAL_RATIO, BiddingConfig, ClientConfig
 from flexpower_assets.bidding.model import OPTIMAL, AssetTechnicalData, DayContext, SolveInput, SolveResult
+from flexpower_assets.domain.probabilistic import critical_ratio_level
 
 NAME = "renewable"
 MODEL_VERSION = "renewable-quantile-1"
+#: the inputs the type reads (warehouse inputs registered in ``bidding.inputs``)
+QUANTILES, IMBALANCE_PRICES, DAY_AHEAD_PRICES = "asset_forecast_quantile", "imbalance_price_history", "day_ahead_price_history"
 
 
 class RenewableAsset(AssetTechnicalData):
@@ -70,12 +79,34 @@ def quantile_mw(forecast: pl.DataFrame, asset_id: str, level: float,
     return tuple(float(v) / 1000.0 for v in power_kw)
 
 
+def sell_level(day: DayContext, frames: Mapping[str, pl.DataFrame]) -> float:
+    """The quantile level the client sells: the configured one, or the critical-ratio level of the day."""
+    level = day.client.renewable_quantile
+    if level != CRITICAL_RATIO:
+        return float(level)
+    empty = pl.DataFrame()
+    return critical_ratio_level(day.delivery_day, frames.get(IMBALANCE_PRICES, empty), frames.get(DAY_AHEAD_PRICES, empty))
+
+
 def prepare_renewable(asset: RenewableAsset, frames: Mapping[str, pl.DataFrame], day: DayContext
-                      ) -> tuple[dict[str, tuple[float, ...]], dict[str, float]]:
-    """The configured quantile per MTU from the ``forecast_quantile`` frame."""
-    levels = quantile_mw(frames["forecast_quantile"], asset.asset_id, day.client.renewable_quantile,
-                         day.delivery_starts)
-    return {"quantile_mw": levels}, {}
+                      ) -> tuple[dict[str, tuple[float, ...]], dict[str, float | str]]:
+    """The quantile the client sells per MTU, from the champion's rows of ``asset_forecast_quantile``.
+
+    Raises ``ValueError`` when the asset has no quantiles for the day (the asset then has no solve
+    and falls back) or when they mix methods (the champion is one method per asset and day).
+    """
+    forecast = frames.get(QUANTILES, pl.DataFrame())
+    rows = forecast.filter(pl.col("asset_id") == asset.asset_id) if forecast.height else forecast
+    if rows.is_empty():
+        raise ValueError(f"{asset.asset_id}: no asset_forecast_quantile rows for {day.delivery_day} "
+                         "(build the forecasts of the day first)")
+    methods = sorted(rows["method"].unique().to_list())
+    if len(methods) != 1:
+        raise ValueError(f"{asset.asset_id}: the champion quantiles of {day.delivery_day} mix methods {methods}")
+    level = sell_level(day, frames)
+    volumes = quantile_mw(rows, asset.asset_id, level, day.delivery_starts)
+    return {"quantile_mw": volumes}, {"quantile_level": level, "forecast_method": methods[0],
+                                      "forecast_version": rows["forecast_version"].max().isoformat()}
 
 
 def solve_renewable(solve_input: SolveInput) -> SolveResult:
@@ -83,9 +114,11 @@ def solve_renewable(solve_input: SolveInput) -> SolveResult:
     began = time.perf_counter()
     asset: RenewableAsset = solve_input.technical  # type: ignore[assignment]
     volumes = tuple(min(max(float(q), 0.0), asset.capacity_mw) for q in solve_input.series["quantile_mw"])
-    level = solve_input.settings.get("renewable_quantile")
+    level = solve_input.values.get("quantile_level", solve_input.settings.get("renewable_quantile"))
+    method = solve_input.values.get("forecast_method")
     return SolveResult(solve_input.input_hash, OPTIMAL, None, time.perf_counter() - began, 0,
-                       f"quantile {level} of the probabilistic forecast", volumes_mw=volumes)
+                       f"quantile {level} of the probabilistic forecast" + (f" ({method})" if method else ""),
+                       volumes_mw=volumes)
 
 
 def renewable_points(solves: Sequence[tuple[SolveInput, SolveResult]], config: BiddingConfig) -> pl.DataFrame:
@@ -122,7 +155,7 @@ ASSET_TYPE = AssetType(
     solve=solve_renewable,
     model_version=MODEL_VERSION,
     prepare=prepare_renewable,
-    input_kinds=("forecast_quantile",),
+    input_kinds=(QUANTILES, IMBALANCE_PRICES, DAY_AHEAD_PRICES),
     uses_price_scenarios=False,
     bid_points=renewable_points,
     solve_settings=renewable_settings,

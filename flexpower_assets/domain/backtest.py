@@ -21,7 +21,7 @@ champion's quantile at the level of the critical ratio of past prices (days <= D
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -32,31 +32,10 @@ from flexpower_assets.domain.time import QH_HOURS
 POINT, QUANTILE, PERFECT = "point", "quantile", "perfect_foresight"
 STRATEGIES = (POINT, QUANTILE, PERFECT)
 KEY = ["asset_id", "delivery_start"]
-CRITICAL_RATIO_DAYS = 14
-
-
-def past_price_window(day: date, days: int = CRITICAL_RATIO_DAYS) -> tuple[date, date]:
-    """Days whose imbalance and auction prices are known at the gate closure of ``day``: up to D-2
-    (the reBAP of D-1 is not even estimated for its later QHs at D-1 12:00)."""
-    last = day - timedelta(days=2)
-    return last - timedelta(days=days - 1), last
-
-
-def quantile_level(day: date, imbalance_prices: pl.DataFrame, day_ahead: pl.DataFrame,
-                   days: int = CRITICAL_RATIO_DAYS) -> float:
-    """The level the quantile strategy sells on ``day``: the critical ratio of the QHs of the past
-    window that have both prices, rounded to the nearest of the 19 levels; 0.5 without any."""
-    first, last = past_price_window(day, days)
-    joined = (
-        imbalance_prices.filter(pl.col("delivery_day").is_between(first, last))
-        .join(day_ahead.select("delivery_start", da="price_eur_per_mwh"), on="delivery_start", how="inner")
-        .drop_nulls(["price_short_eur_per_mwh", "price_long_eur_per_mwh", "da"])
-    )
-    if joined.is_empty():
-        return 0.5
-    ratio = probabilistic.critical_ratio(joined["price_short_eur_per_mwh"].to_numpy(),
-                                         joined["price_long_eur_per_mwh"].to_numpy(), joined["da"].to_numpy())
-    return probabilistic.nearest_level(ratio)
+CRITICAL_RATIO_DAYS = probabilistic.CRITICAL_RATIO_DAYS
+#: the critical-ratio rule has one home, ``domain.probabilistic`` (the renewable bid uses it too)
+past_price_window = probabilistic.past_price_window
+quantile_level = probabilistic.critical_ratio_level
 
 
 def settle(volumes: pl.DataFrame, realised: pl.DataFrame, day_ahead: pl.DataFrame, prices: pl.DataFrame,

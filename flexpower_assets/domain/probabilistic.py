@@ -418,3 +418,38 @@ def critical_ratio(short_prices: np.ndarray, long_prices: np.ndarray, day_ahead_
 def nearest_level(q: float) -> float:
     """The level of ``LEVELS`` closest to ``q`` (0.05 .. 0.95)."""
     return min(LEVELS, key=lambda level: (abs(level - q), level))
+
+
+CRITICAL_RATIO_DAYS = 14
+
+
+def past_price_window(day: date, days: int = CRITICAL_RATIO_DAYS) -> tuple[date, date]:
+    """Days whose imbalance and auction prices are known at the gate closure of ``day``: up to D-2
+    (the reBAP of D-1 is not even estimated for its later QHs at D-1 12:00)."""
+    last = day - timedelta(days=2)
+    return last - timedelta(days=days - 1), last
+
+
+def critical_ratio_level(day: date, imbalance_prices: pl.DataFrame, day_ahead: pl.DataFrame,
+                         days: int = CRITICAL_RATIO_DAYS) -> float:
+    """The level a critical-ratio seller sells on ``day`` (the backtest's ``quantile`` strategy and
+    the renewable bid with ``renewable_quantile: critical_ratio``): the critical ratio of the QHs of
+    the past window that have both prices, rounded to the nearest of the 19 levels; 0.5 without any.
+
+    ``imbalance_prices``: ``delivery_day, delivery_start, price_short_eur_per_mwh,
+    price_long_eur_per_mwh``; ``day_ahead``: ``delivery_start, price_eur_per_mwh``; either may hold
+    other days (only the window's are used).
+    """
+    first, last = past_price_window(day, days)
+    if imbalance_prices.is_empty() or day_ahead.is_empty():
+        return 0.5
+    joined = (
+        imbalance_prices.filter(pl.col("delivery_day").is_between(first, last))
+        .join(day_ahead.select("delivery_start", da="price_eur_per_mwh"), on="delivery_start", how="inner")
+        .drop_nulls(["price_short_eur_per_mwh", "price_long_eur_per_mwh", "da"])
+    )
+    if joined.is_empty():
+        return 0.5
+    ratio = critical_ratio(joined["price_short_eur_per_mwh"].to_numpy(),
+                           joined["price_long_eur_per_mwh"].to_numpy(), joined["da"].to_numpy())
+    return nearest_level(ratio)
