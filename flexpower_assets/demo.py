@@ -73,5 +73,8 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
     from flexpower_assets.bidding.demo import run_bid_demo
 
     failures += run_bid_demo(settings, echo)
+    from flexpower_assets.position_demo import run_position_demo
+
+    failures += run_position_demo(settings, echo)
     echo(f"done in {time.perf_counter() - began:.0f} s; open the Dagster UI with `make ui`")
     return 1 if failures else 0

@@ -85,6 +85,10 @@ def open_position(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame
                   portfolio_frame: pl.DataFrame, warehouse: WarehouseResource, landing: LandingZone,
                   position: PositionResource):
     day = partition_day(context)
+    if portfolio_frame.is_empty():
+        raise dg.Failure(description=f"No portfolio built for {day} (core/portfolio_assets is empty): build the "
+                                     "day with daily_job first; an open position without its assets would "
+                                     "count trades against no forecast.")
     start, end = partition_window(context)
     as_of = position.clock()
     store = warehouse.get()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import dagster as dg
 import pytest
 
 from flexpower_assets.definitions import _downstream_by_kind, build_defs
 from flexpower_assets.ingestion.catalog import sync_landing
-from flexpower_assets.runner import run_partition
+from flexpower_assets.runner import materialize_days, run_partition
 from resources.warehouse import Warehouse
 from tests.integration.conftest import make_settings
 from tests.integration.test_sensors import evaluate
@@ -35,8 +35,9 @@ def built(sample_landing, tmp_path):
     sync_landing(landing, warehouse, workers=1)
     defs = build_defs(settings)
     with dg.instance_for_test() as instance:
-        assert run_partition(defs, "daily_job", DAY, instance).success
-        yield defs, warehouse, landing, instance
+        assert materialize_days(defs, instance, [date(2025, 6, 8), date(2025, 6, 9)], reports=False,
+                                echo=lambda _line: None) == []
+        yield defs, warehouse, landing, instance, settings
 
 
 def test_a_new_forecast_or_trade_export_re_runs_the_open_position():
@@ -47,7 +48,7 @@ def test_a_new_forecast_or_trade_export_re_runs_the_open_position():
 
 
 def test_a_dropped_trade_export_changes_the_open_position_in_the_next_tick(built):
-    defs, warehouse, landing, instance = built
+    defs, warehouse, landing, instance, _settings = built
     before = open_row(warehouse)
     assert before["as_of"] == NOW and before["minutes_to_delivery"] == 135.0
     cursor = evaluate(defs, "landing_exchange_sensor", instance, None).cursor
@@ -70,3 +71,19 @@ def test_a_dropped_trade_export_changes_the_open_position_in_the_next_tick(built
     assert after["position_mwh"] - before["position_mwh"] == pytest.approx(2.0)
     assert after["open_mwh"] - before["open_mwh"] == pytest.approx(-2.0)
     assert after["forecast_mwh"] == pytest.approx(before["forecast_mwh"])  # the forecast did not change
+
+
+def test_the_demo_builds_today_and_tomorrow_and_says_where_they_are(built, tmp_path, monkeypatch):
+    from flexpower_assets.position_demo import run_position_demo
+
+    _defs, warehouse, _landing, _instance, settings = built
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    lines: list[str] = []
+    # no bidding data in this landing zone: the newest built day (06-09) is "tomorrow", 06-08 "today"
+    assert run_position_demo(settings, lines.append) == 0, "\n".join(lines)
+    text = "\n".join(lines)
+    assert "as of 2025-06-09 09:45 UTC (today 2025-06-08, tomorrow 2025-06-09)" in text
+    assert "2025-06-09: forecast" in text and "(no_order)" in text
+    assert f"main.open_position in {settings.warehouse_path}" in text and "/position" in text
+    days = warehouse.read("select distinct delivery_day from main.open_position order by 1")["delivery_day"].to_list()
+    assert [d.isoformat() for d in days] == ["2025-06-08", "2025-06-09"]
