@@ -125,14 +125,17 @@ def imbalance_price_history(warehouse: Warehouse, day: date, as_of: datetime) ->
 
 
 def day_ahead_price_history(warehouse: Warehouse, day: date, as_of: datetime) -> pl.DataFrame:
-    """The auction results of the critical-ratio window of ``day`` (the newest file of each day by ``as_of``)."""
+    """The auction results of the critical-ratio window of ``day``: days <= D-2, whose results were
+    published (12:45 on the day before each) before the gate closure of ``day``. A file name holds
+    its day only, and a re-delivery under the same name replaces the earlier one in the catalog."""
     first, last = past_price_window(day)
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     rows = _kind_rows(warehouse, "day_ahead_prices", days)
     if rows.is_empty():
         return rows
-    rows = newest_file(rows.filter(pl.col("delivery_day").is_between(first, last)), as_of, by=["delivery_day"])
-    return rows.select("delivery_day", "delivery_start", "price_eur_per_mwh")
+    return (rows.filter(pl.col("delivery_day").is_between(first, last))
+            .unique("delivery_start", keep="last", maintain_order=True)
+            .select("delivery_day", "delivery_start", "price_eur_per_mwh"))
 
 
 # the portfolio's renewables: capacity from the day's portfolio, quantiles and prices from the warehouse

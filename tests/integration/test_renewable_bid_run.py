@@ -6,7 +6,7 @@ and the matrix of the client is, per MTU, 0 MW from the minimum price and the su
 quantiles (each rounded to the 0.1 MW step) from the curtailment price on.
 """
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
@@ -43,21 +43,56 @@ def _warehouse_inputs(warehouse: Warehouse) -> None:
         conn.execute("create table main.asset_forecast_quantile as select * from quantile_frame")
 
 
-def test_the_renewable_clients_matrix_is_the_quantile_it_sells(tmp_path):
+def _past_prices(bench: Bench, warehouse: Warehouse) -> None:
+    """D-2: auction 40, reBAP short 100 / long 20 in every MTU -> c_short 60, c_long 20, q* = 0.25.
+    D-1 (not known at the gate): short 500 would pull q* down to 20 / (20 + 460) = 0.04 -> 0.05."""
+    frames = []
+    for offset, short in ((2, 100.0), (1, 500.0)):
+        day = DAY - timedelta(days=offset)
+        starts = mtus(day)
+        lines = ["delivery_start,price_eur_per_mwh"] + [f"{t:%Y-%m-%dT%H:%M:%SZ},40.0" for t in starts]
+        (bench.landing / "market" / f"day_ahead_prices_{day:%Y%m%d}.csv").write_text("\n".join(lines) + "\n")
+        frames.append(pl.DataFrame({"delivery_day": [day] * 96, "delivery_start": starts,
+                                    "price_short_eur_per_mwh": [short] * 96, "price_long_eur_per_mwh": [20.0] * 96,
+                                    "price_source": ["final"] * 96}))
+    imbalance = pl.concat(frames)
+    with warehouse.writer() as conn:
+        conn.register("imbalance_frame", imbalance.to_arrow())
+        conn.execute("create table core.imbalance_prices as select * from imbalance_frame")
+
+
+def _run(tmp_path, level, past_prices: bool = False):
     bench = Bench(tmp_path, DAY, "2025-10-14T09:30:00Z")
     write_scenarios(bench.landing, DAY, datetime(2025, 10, 14, 6, 0, tzinfo=UTC), 2)
     write_day_ahead_prices(bench.landing, DAY)
     bench.write_config({"policy": {"curtailment_price_eur_per_mwh": 0.0},
                         "clients": [{"id": "OWN-PORTFOLIO", "name": "Own portfolio", "approval": "auto",
-                                     "asset_type": "renewable", "renewable_quantile": 0.9, "fallback": "zero",
+                                     "asset_type": "renewable", "renewable_quantile": level, "fallback": "zero",
                                      "assets": ["WND-1", "PV-1"]}]})
     warehouse = Warehouse(bench.root / "wh.duckdb")
     _warehouse_inputs(warehouse)
+    if past_prices:
+        _past_prices(bench, warehouse)
     with ExchangeServer(prices_from_landing(bench.landing),
                         now=lambda: datetime(2025, 10, 14, 9, 30, tzinfo=UTC)) as exchange:
         bench.exchange_url = exchange.url
         result = bench.run()
     assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return warehouse
+
+
+def test_the_critical_ratio_client_sells_the_level_of_past_prices(tmp_path):
+    warehouse = _run(tmp_path, "critical_ratio", past_prices=True)
+    runs = warehouse.read("select distinct message from main.solver_run")
+    assert runs["message"].to_list() == ["quantile 0.25 of the probabilistic forecast (gbm)"]
+    wind = warehouse.read("select delivery_start, max(volume_mw) as mw from main.asset_bid_curve where asset_id = 'WND-1' "
+                          "group by 1 order by 1")["mw"].to_list()
+    # level 0.25: 2000 x 0.25 + 1 + 6 t kW: t = 0 -> 501 kW -> 0.5 MW; t = 95 -> 1071 kW -> 1.1 MW
+    assert (wind[0], wind[95]) == (0.5, 1.1)
+
+
+def test_the_renewable_clients_matrix_is_the_quantile_it_sells(tmp_path):
+    warehouse = _run(tmp_path, 0.9)
 
     curves = warehouse.read("select distinct asset_id, curve_status, coverage from main.asset_bid_curve order by 1")
     assert curves.rows() == [("PV-1", "complete", 1.0), ("WND-1", "complete", 1.0)]
