@@ -40,6 +40,7 @@ from pathlib import Path
 import polars as pl
 
 from flexpower_assets.domain.time import UTC
+from flexpower_assets.ingestion import workers as parse_workers
 from flexpower_assets.ingestion.decisions import Registrations, SyncReport, decide
 from flexpower_assets.ingestion.scan import (
     LandingFile,
@@ -56,11 +57,12 @@ from flexpower_assets.ingestion.store import (
     CHANGE_COLUMNS,
     accepted_rows,
     changed_files,
+    n_registrations,
     record,
     registered_files,
     upgrade_catalog,
 )
-from flexpower_assets.ingestion.workers import parse_chunks, parse_file
+from flexpower_assets.ingestion.workers import WorkerPool, parse_chunks, parse_file
 from resources.warehouse import Warehouse, file_lock
 
 RECORD_BATCH = 50_000  # catalog rows written per transaction (each one opens, commits and checkpoints)
@@ -82,10 +84,11 @@ def sync_landing(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str]
     # one sync at a time: a second run waits, then finds the files already registered
     ingest_lock = Path(f"{warehouse.path}.ingest.lock")
     with file_lock(ingest_lock, exclusive=True, timeout_s=warehouse.timeout_s):
-        return _sync(landing_dir, warehouse, kinds, workers, progress, now or datetime.now(UTC), min_age_s)
+        with WorkerPool(workers) as pool:
+            return _sync(landing_dir, warehouse, kinds, pool, progress, now or datetime.now(UTC), min_age_s)
 
 
-def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None, workers: int,
+def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None, pool: WorkerPool,
           progress: Callable[[int], None] | None, now: datetime, min_age_s: float = 0.0) -> SyncReport:
     report = SyncReport()
     clock = time.perf_counter()
@@ -98,6 +101,9 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
     settled, unsettled = settled_stats(scan_stats(landing_dir, kinds), min_age_s, now)
     report.unsettled = [f.relative for f in landing_files(landing_dir, unsettled, kinds)]
     lap("scan folders")
+    if pool.workers > 1 and settled.height - n_registrations(warehouse) >= parse_workers.PARALLEL_FROM_FILES:
+        pool.start()  # surely many new files: the workers start up while the catalog is compared
+        lap("start workers")
     changed_rows = changed_files(warehouse, kinds, settled)
     if changed_rows is None:  # a catalog from before ctime_ns was recorded
         upgrade_catalog(warehouse)
@@ -121,7 +127,8 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
     # and a crash half-way leaves whole files registered (the rest is picked up next time)
     skip = {path: row["sha256"] for path, row in current.items()}
     pending = Registrations()
-    for files, chunk in parse_chunks(changed, staging_dir(warehouse), now, skip, workers=workers):
+    for files, chunk in parse_chunks(changed, staging_dir(warehouse), now, skip, workers=pool.workers,
+                                     pool=pool):
         lap("wait for workers")
         for step, seconds in chunk.seconds.items():
             report.seconds[f"workers: {step}"] += seconds

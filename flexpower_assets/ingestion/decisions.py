@@ -55,43 +55,59 @@ def decide(files: list[LandingFile], chunk: ParsedChunk, current: dict[str, dict
             accepted_sha: set[tuple[str, str]], report: SyncReport, now: datetime, pending: Registrations) -> None:
     """Each file's status: touched (same bytes again), rejected, duplicate or accepted.
 
-    The loop decides; the catalog rows are built column-wise in one frame per chunk.
+    A short loop decides (a few dictionary and set look-ups a file, in the order of the files:
+    the first of two equal files in a chunk is accepted, the second is a duplicate); the catalog
+    rows are built column-wise in one frame per chunk.
     """
-    columns: dict[str, list] = {name: [] for name in ("file_index", "path", "kind", "size_bytes", "mtime_ns",
-                                                     "ctime_ns", "sha256", "file_id", "arrived_ns", "status", "error",
-                                                     "error_line")}
+    errors, file_ids = chunk.errors, chunk.file_ids
+    kept: list[int] = []
+    statuses: list[str] = []
     for index, (file, sha) in enumerate(zip(files, chunk.sha256)):
-        previous = current.get(file.relative)
+        previous = current.get(file.relative) if current else None
         if previous is not None and previous["sha256"] == sha:
             pending.touched.append(file)  # same bytes re-dropped: a no-op
             continue
-        file_id = chunk.file_ids.get(index)
-        if file_id is None:
-            file_id = file_id_of(file.relative, sha, now)
-        error = chunk.errors.get(index)
-        kind = file.kind.name if file.kind else None
-        message = line = None
-        if error is not None:
-            status, message, line = "rejected", str(error), error.line
-            report.rejected.append((file.relative, message))
-        elif (file.name, sha) in accepted_sha:
-            status, message = "duplicate", "same name and content as an already accepted file"
-        else:
-            status = "accepted"
-            accepted_sha.add((file.name, sha))
-            if previous is not None:
-                pending.replaced.append((file.relative, file_id))
-        report.counts[(kind or "unrecognised", status)] += 1
-        for name, value in (("file_index", index), ("path", file.relative), ("kind", kind),
-                            ("size_bytes", file.size_bytes), ("mtime_ns", file.mtime_ns),
-                            ("ctime_ns", file.ctime_ns), ("sha256", sha),
-                            ("file_id", file_id), ("arrived_ns", file.arrived_ns), ("status", status),
-                            ("error", message), ("error_line", line)):
-            columns[name].append(value)
-    if not columns["path"]:
+        kept.append(index)
+        if index in errors:
+            statuses.append("rejected")
+            continue
+        key = (file.name, sha)
+        if key in accepted_sha:
+            statuses.append("duplicate")
+            continue
+        statuses.append("accepted")
+        accepted_sha.add(key)
+        if previous is not None:
+            pending.replaced.append((file.relative, _file_id(file_ids, index, file, sha, now)))
+    if not kept:
         return
-    frame = pl.DataFrame(columns, schema_overrides={"file_index": pl.Int32, "error": pl.String,
-                                                    "error_line": pl.Int64, "kind": pl.String})
+    chosen = [files[i] for i in kept]
+    shas = [chunk.sha256[i] for i in kept]
+    messages: list[str | None] = [None] * len(kept)
+    lines: list[int | None] = [None] * len(kept)
+    for position, (index, status) in enumerate(zip(kept, statuses)):
+        if status == "rejected":
+            error = errors[index]
+            messages[position], lines[position] = str(error), error.line
+            report.rejected.append((files[index].relative, messages[position]))
+        elif status == "duplicate":
+            messages[position] = "same name and content as an already accepted file"
+    kinds = [file.kind.name if file.kind else None for file in chosen]
+    report.counts.update(zip([kind or "unrecognised" for kind in kinds], statuses))
+    frame = pl.DataFrame({
+        "file_index": kept,
+        "path": [file.relative for file in chosen],
+        "kind": kinds,
+        "size_bytes": [file.size_bytes for file in chosen],
+        "mtime_ns": [file.mtime_ns for file in chosen],
+        "ctime_ns": [file.ctime_ns for file in chosen],
+        "sha256": shas,
+        "file_id": [_file_id(file_ids, index, file, sha, now) for index, file, sha in zip(kept, chosen, shas)],
+        "arrived_ns": [file.arrived_ns for file in chosen],
+        "status": statuses,
+        "error": messages,
+        "error_line": lines,
+    }, schema=_DECIDED)
     accepted_stats = chunk.per_file.join(frame.filter(pl.col("status") == "accepted").select("file_index"),
                                          on="file_index", how="semi")
     if files[0].kind is not None and accepted_stats.height:
@@ -109,3 +125,14 @@ def decide(files: list[LandingFile], chunk: ParsedChunk, current: dict[str, dict
         [pl.when(not_accepted).then(None).otherwise(pl.col(c)).alias(c)
          for c in ("first_delivery_start", "last_delivery_start")])
     pending.records.append(frame.select([pl.col(n).cast(t) for n, t in CATALOG_COLUMNS.items()]))
+
+
+_DECIDED = {"file_index": pl.Int32, "path": pl.String, "kind": pl.String, "size_bytes": pl.Int64,
+            "mtime_ns": pl.Int64, "ctime_ns": pl.Int64, "sha256": pl.String, "file_id": pl.Int64,
+            "arrived_ns": pl.Int64, "status": pl.String, "error": pl.String, "error_line": pl.Int64}
+
+
+def _file_id(file_ids: dict[int, int], index: int, file: LandingFile, sha: str, now: datetime) -> int:
+    """The id the worker staged the file's rows under, else (rows not staged) a new one."""
+    file_id = file_ids.get(index)
+    return file_id if file_id is not None else file_id_of(file.relative, sha, now)

@@ -71,6 +71,16 @@ def changed_files(warehouse: Warehouse, kinds: Collection[str] | None, scanned: 
             f"and latest.stat.ctime_ns = s.ctime_ns order by s.path", params).pl()
 
 
+def n_registrations(warehouse: Warehouse) -> int:
+    """How many registrations the catalog holds (0 before the first sync): at least as many as
+    the paths it knows, so a scan that finds that many more files than this has new ones."""
+    with warehouse.reader() as conn:
+        try:
+            return conn.execute(f"select count(*) from {CATALOG}").fetchone()[0]
+        except duckdb.CatalogException:
+            return 0
+
+
 def registered_files(warehouse: Warehouse, kinds: Collection[str] | None = None,
                      columns: Collection[str] | None = None, names: Collection[str] | None = None) -> pl.DataFrame:
     """The catalog, optionally only some kinds, columns and file names (empty before the first sync)."""

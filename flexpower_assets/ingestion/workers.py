@@ -1,9 +1,10 @@
 """Hashing, parsing and staging in worker processes, one chunk of files of one kind at a time.
 
-The main process sends a chunk's file names; the worker hashes each file, parses the chunk
-with its kind's batch reader (or file by file), writes the rows that may be accepted as
-Parquet (``staging.stage``) and sends back per-file figures only, with the seconds it spent per
-step (hash, read, stats, stage) for the benchmark's profile.
+The main process sends a chunk's file names; the worker reads and hashes the files with a few
+threads ahead of its parser (``reading.ReadAhead``), parses the chunk with its kind's batch
+reader (or file by file), writes the rows that may be accepted as Parquet (``staging.stage``)
+and sends back per-file figures only, with the seconds it spent per step (waiting for reads,
+hash, parse, stats, stage) for the benchmark's profile.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
-from flexpower_assets.ingestion.hashing import bytes_sha256, file_id_of, file_sha256
+from flexpower_assets.ingestion.hashing import file_id_of
+from flexpower_assets.ingestion.reading import ReadAhead
 from flexpower_assets.ingestion.scan import LandingFile
 from flexpower_assets.ingestion.staging import per_file_stats, stage
-from flexpower_assets.parsers.columnar import read_raw
 from flexpower_assets.parsers.errors import InputFileError
 from flexpower_assets.parsers.registry import KINDS_BY_NAME, FileKind
 
@@ -76,20 +77,17 @@ def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, 
     clock = _Clock()
     kind = KINDS_BY_NAME.get(kind_name)
     paths = [Path(root, relative) for relative in relatives]
-    contents = None
-    if kind is not None and kind.batch_takes_contents:
-        # each file read once: hashed, then parsed from the same bytes
-        contents = [read_raw(path) for path in paths]
+    # read (and hashed) ahead by threads; kinds whose parser takes the bytes parse those very
+    # bytes, the others read their file again from the page cache
+    takes_contents = kind is not None and kind.batch_takes_contents
+    contents = ReadAhead(paths, keep_bytes=takes_contents)
+    if not takes_contents:
+        shas = contents.sha256()
         clock.lap("read files")
-        shas = [bytes_sha256(raw) for raw in contents]
-    else:
-        shas = [file_sha256(path) for path in paths]
-    clock.lap("hash (sha256)")
     errors: dict[int, InputFileError] = {}
     if kind is not None and kind.read_batch is not None:
-        rows, batch_errors = kind.read_batch(paths, contents=contents) if contents is not None \
+        rows, batch_errors = kind.read_batch(paths, contents=contents) if takes_contents \
             else kind.read_batch(paths)
-        del contents
         index_of = {str(path): i for i, path in enumerate(paths)}
         errors = {index_of[str(e.path)]: e for e in batch_errors}
     else:
@@ -102,6 +100,14 @@ def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, 
         rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(
             schema={"file_index": pl.Int32})
     clock.lap("parse + validate")
+    if takes_contents:
+        shas = contents.sha256()
+        clock.lap("hash (sha256)")
+        # the parser's waits for bytes not yet read count as reading, not parsing
+        clock.move("parse + validate", "read files", contents.waited_s)
+    else:
+        clock.seconds["hash (sha256)"] = 0.0  # in the reading threads, with the reads
+    del contents
     file_ids = {i: file_id_of(relative, sha, registered_at) for i, (relative, sha) in enumerate(zip(relatives, shas))
                 if i not in errors and skip.get(relative) != sha}
     rows = rows.filter(pl.col("file_index").is_in(list(file_ids)))
@@ -127,10 +133,59 @@ class _Clock:
         self.seconds[step] = self.seconds.get(step, 0.0) + now - self._last
         self._last = now
 
+    def move(self, source: str, target: str, seconds: float) -> None:
+        """Count ``seconds`` of step ``source`` as step ``target``."""
+        seconds = min(seconds, self.seconds.get(source, 0.0))
+        self.seconds[source] = self.seconds.get(source, 0.0) - seconds
+        self.seconds[target] = self.seconds.get(target, 0.0) + seconds
+
+
+class WorkerPool:
+    """The parse worker processes of one sync, started as soon as it is clear they are needed.
+
+    A spawned worker spends a second or more importing its parsers before it can parse; started
+    while the main process still scans the folders and compares them with the catalog, that
+    time is no longer waited for. Without ``start`` (few files) nothing is spawned.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            # one polars thread per worker: the workers already fill the cores
+            with _environment(POLARS_MAX_THREADS="1"):
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                # one task per worker while none is idle: each spawns its process, which imports
+                # the parsers right away
+                for _ in range(self.workers):
+                    self._pool.submit(_ready)
+        return self._pool
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _ready() -> int:
+    """A task that only brings a worker up (its imports come with this module)."""
+    return os.getpid()
+
 
 def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetime, skip: dict[str, str],
-                 workers: int = 2) -> Iterator[tuple[list[LandingFile], ParsedChunk]]:
-    """Parse files in chunks of one kind, across ``workers`` processes when there are many.
+                 workers: int = 2, pool: WorkerPool | None = None) -> Iterator[tuple[list[LandingFile], ParsedChunk]]:
+    """Parse files in chunks of one kind, across ``workers`` processes when there are many (or
+    when ``pool`` was started already).
 
     Kinds without a batch reader are parsed file by file (a few ms each), so their chunks are
     small and go first: they spread over both workers while the batch kinds follow. Chunks are
@@ -146,11 +201,11 @@ def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetim
     tasks = [(chunk[0].kind.name if chunk[0].kind else "", chunk[0].root, [f.relative for f in chunk],
               staging, registered_at, {f.relative: skip[f.relative] for f in chunk if f.relative in skip})
              for chunk in chunks]
-    if workers > 1 and len(files) >= PARALLEL_FROM_FILES and len(chunks) > 1:
-        context = multiprocessing.get_context("spawn")
-        # one polars thread per worker: the workers already fill the cores
-        with _environment(POLARS_MAX_THREADS="1"), ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(parse_chunk, *task): chunk for task, chunk in zip(tasks, chunks)}
+    parallel = pool is not None and pool.started and len(chunks) > 1
+    if parallel or (workers > 1 and len(files) >= PARALLEL_FROM_FILES and len(chunks) > 1):
+        with (nullcontext(pool) if parallel else WorkerPool(workers)) as owned:
+            executor = owned.start()
+            futures = {executor.submit(parse_chunk, *task): chunk for task, chunk in zip(tasks, chunks)}
             for future in as_completed(futures):
                 yield futures[future], future.result()
     else:
