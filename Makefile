@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 SAMPLE_ARGS := --assets 12 --start 2025-06-01 --days 30 --seed 7 --public-trades-per-day 20000 --bidding
 
-.PHONY: venv demo test ui bench chromium
+.PHONY: venv demo test ui bench bench-runs chromium postgresql
 
 venv: $(STAMP)
 
@@ -37,11 +37,16 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+## postgresql: Debian's PostgreSQL server for the run benchmark on PostgreSQL and its test (installed
+## with apt-get when missing, sudo only when not root; each use starts a throwaway server of its own)
+postgresql: venv
+	$(BIN)/python -m flexpower_assets.bench.postgres install
+
 ## test: lint (ruff: pyflakes, import order, docstrings, complexity), then the whole test suite
 ## with its coverage floor: line coverage of flexpower_assets, resources and schedules, measured
 ## at 87 % over the whole suite (2 vCPUs, 2026-12-01), tests/unit alone 67 %
 COVERAGE_FLOOR ?= 86
-test: venv chromium
+test: venv chromium postgresql
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
@@ -52,3 +57,7 @@ ui: venv $(DAGSTER_HOME)/dagster.yaml
 ## bench: 1,000 assets for one delivery day, with the pandas baseline side by side
 bench: venv
 	$(BIN)/flexpower bench --assets 1000 --days 1 --baseline
+
+## bench-runs: bid runs an hour through the daemon and the queued run coordinator on PostgreSQL
+bench-runs: venv postgresql
+	$(BIN)/flexpower bench runs --storage postgres --runs 30 --clients 4

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from flexpower_assets.bench.runs import bench_runs_command
 from flexpower_assets.bidding.commands import bench_bids_command, bids_group, compliance_group, exchange_group
 from flexpower_assets.settings import Settings
 
@@ -226,6 +227,7 @@ def bench(ctx: click.Context, n_assets: int, days: int, seed: int, baseline: boo
 
 
 bench.add_command(bench_bids_command, "bids")
+bench.add_command(bench_runs_command, "runs")
 
 
 @main.command()
