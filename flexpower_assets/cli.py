@@ -57,6 +57,7 @@ LAZY_COMMANDS = {
     "portal": "flexpower_assets.portal.commands:portal_command",
     "token": "flexpower_assets.portal.commands:token_group",
     "audit": "flexpower_assets.portal.commands:audit_group",
+    "briefing": "flexpower_assets.briefing_cli:briefing_command",
 }
 
 

@@ -14,6 +14,7 @@ import dagster as dg
 
 from flexpower_assets.assets.backtest import backtest_assets, backtest_job
 from flexpower_assets.assets.bidding import bidding_assets
+from flexpower_assets.assets.briefing import BriefingWriter, briefing_assets, briefing_job
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
@@ -44,7 +45,7 @@ from schedules.sensors import (
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 ALL_ASSETS = [landing_files, *daily_assets, *monthly_assets, *report_assets, *bidding_assets,
-              *probabilistic_assets, *backtest_assets, *position_assets]
+              *probabilistic_assets, *backtest_assets, *position_assets, *briefing_assets]
 
 
 def _downstream_by_kind() -> dict[str, list[dg.AssetKey]]:
@@ -86,6 +87,10 @@ def build_defs(settings: Settings | None = None,
                                    now=settings.now.isoformat() if settings.now else "", exchange_url=settings.exchange_url,
                                    external_approval_url=settings.external_approval_url,
                                    solve_workers=settings.solve_workers),
+        # the optional language model that may reword the trader briefings (its key stays an env reference)
+        "briefing_writer": BriefingWriter(llm_url=settings.briefing_llm_url, llm_model=settings.briefing_llm_model,
+                                          llm_api_key=dg.EnvVar("FLEXPOWER_BRIEFING_LLM_API_KEY")
+                                          if settings.briefing_llm_api_key_set else ""),
         # the bid run's step outputs (plan, solve results) are pickles, not warehouse tables
         "bid_step_io": dg.FilesystemIOManager(base_dir=str(settings.data_dir / "bidding" / "steps")),
     }
@@ -95,7 +100,7 @@ def build_defs(settings: Settings | None = None,
     sensors += [rebuild_after_daily_sensor, late_data_sensor, run_failure_alert_sensor]
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[ingest_job, daily_job, daily_reports_job, monthly_job, bidding_job, backtest_job],
+        jobs=[ingest_job, daily_job, daily_reports_job, monthly_job, bidding_job, backtest_job, briefing_job],
         schedules=schedules,
         sensors=[*sensors, bid_deadline_sensor],
         resources=resources,

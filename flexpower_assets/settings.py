@@ -80,6 +80,11 @@ class Settings:
     portal_https: bool = False
     # the key that signs the audit log's head; None: <data_dir>/portal/audit.key
     audit_key_file: Path | None = None
+    # trader briefings: an OpenAI-compatible chat-completions URL that may reword them ("" = off);
+    # its key is read from FLEXPOWER_BRIEFING_LLM_API_KEY when the run starts, never stored
+    briefing_llm_url: str = ""
+    briefing_llm_model: str = ""
+    briefing_llm_api_key_set: bool = False
 
     @property
     def documents_root(self) -> Path:
@@ -111,7 +116,10 @@ class Settings:
                    alerts=AlertSettings.from_env(), acknowledgements_path=acknowledgements.resolve(),
                    sensor_interval_s=int(os.environ.get("FLEXPOWER_SENSOR_INTERVAL_S", "60")),
                    documents_dir=Path(documents).resolve() if documents else None, portal_https=https,
-                   audit_key_file=Path(audit_key).resolve() if audit_key else None)
+                   audit_key_file=Path(audit_key).resolve() if audit_key else None,
+                   briefing_llm_url=os.environ.get("FLEXPOWER_BRIEFING_LLM_URL", ""),
+                   briefing_llm_model=os.environ.get("FLEXPOWER_BRIEFING_LLM_MODEL", ""),
+                   briefing_llm_api_key_set=bool(os.environ.get("FLEXPOWER_BRIEFING_LLM_API_KEY")))
 
 
 def platform_clock(now: str | None) -> datetime:

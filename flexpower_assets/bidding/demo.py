@@ -36,6 +36,7 @@ def next_delivery_day(settings: Settings) -> date | None:
 def run_bid_demo(settings: Settings, echo: Callable[[str], None] = print) -> int:
     from flexpower_assets.bidding.actors import actor_for
     from flexpower_assets.bidding.commands import _validator
+    from flexpower_assets.briefing_cli import echo_briefings  # the bid run builds them (asset briefing_figure)
     from flexpower_assets.definitions import build_defs
     from flexpower_assets.portal.policy import DEFAULT_POLICY, Policy, Principal
     from flexpower_assets.runner import instance, run_partition
@@ -60,6 +61,7 @@ def run_bid_demo(settings: Settings, echo: Callable[[str], None] = print) -> int
         bid_settings = replace(settings, now=now, exchange_url=exchange.url, external_approval_url=client_api.url)
         summary = run_partition(build_defs(bid_settings), "bidding_job", day.isoformat(), instance())
         echo(f"bid run {summary.run_id[:8]}: {'ok' if summary.success else 'FAILED: ' + str(summary.error)}")
+        failures_briefing = echo_briefings(settings, day, echo)
         resource = BiddingResource(config_path=str(settings.bidding_config), data_dir=str(settings.data_dir),
                                    now=now.isoformat(), exchange_url=exchange.url,
                                    external_approval_url=client_api.url)
@@ -67,7 +69,7 @@ def run_bid_demo(settings: Settings, echo: Callable[[str], None] = print) -> int
         policy = Policy.load(DEFAULT_POLICY)
         maker = actor_for(Principal("demo-trader", "trader"), policy, config)
         checker = actor_for(Principal("demo-head", "head_of_trading"), policy, config)
-        failures = 0 if summary.success else 1
+        failures = (0 if summary.success else 1) + failures_briefing
         for client in config.clients:
             desk = resource.desk(warehouse, config, _validator(config, day, client.id, bid_settings), alert=lambda s, b, sev: None)
             try:

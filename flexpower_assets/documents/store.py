@@ -25,12 +25,12 @@ from resources.warehouse import Warehouse
 
 INDEX_SCHEMA, INDEX_TABLE = "main", "document"
 INDEX = f"{INDEX_SCHEMA}.{INDEX_TABLE}"
-KINDS = ("daily_report", "monthly_report", "dso_claim")
+KINDS = ("daily_report", "monthly_report", "dso_claim", "briefing")
 _CREATE_INDEX = f"""
 create table if not exists {INDEX} (
-    kind        varchar not null,   -- daily_report | monthly_report | dso_claim
+    kind        varchar not null,   -- daily_report | monthly_report | dso_claim | briefing
     period      varchar not null,   -- YYYY-MM-DD (daily) or YYYY-MM
-    name        varchar not null,   -- report scope, 'plotly.min.js', or the DSO id
+    name        varchar not null,   -- report scope, 'plotly.min.js', the DSO id, or the client id
     path        varchar not null,   -- relative to the documents folder
     sha256      varchar not null,
     size_bytes  bigint not null,

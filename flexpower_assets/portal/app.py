@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from flexpower_assets.domain.time import BERLIN
 from flexpower_assets.portal.audit import AuditLog
 from flexpower_assets.portal.bids import register_bid_routes
+from flexpower_assets.portal.briefings import register_briefing_routes
 from flexpower_assets.portal.policy import (
     DEFAULT_POLICY,
     MAX_ROWS,
@@ -403,8 +404,9 @@ def create_app(  # noqa: C901 (the routes are closures of the factory; each rout
         request.state.resource = "reports"
         return [{"kind": r.kind, "period": r.period, "scope": r.scope, "url": r.url} for r in gate.reports(who)]
 
-    # the bid endpoints (maker-checker) live in their own module
+    # the bid endpoints (maker-checker) and the trader briefings live in their own modules
     register_bid_routes(app, principal, Path(warehouse_path), data_dir)
+    register_briefing_routes(app, principal, gate, templates)
 
     return app
 

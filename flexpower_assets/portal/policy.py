@@ -58,6 +58,8 @@ CONTRACT_DAYS = ("core", "contract_days")
 # what a role may do with a bid matrix (flexpower_assets/bidding/approval.py applies them):
 # view it, edit a curve (a new version), approve a version (never one the same user made), submit it
 BID_ACTIONS = frozenset({"view", "edit", "approve", "submit"})
+# trader briefings: <documents>/reports/briefing/<day>/<client>.html, kind 'briefing' in the document index
+BRIEFING_KIND = "briefing"
 
 
 class PolicyError(ValueError):
@@ -131,6 +133,7 @@ class Role:
     datasets: Mapping[str, Grant]
     reports: ReportGrant
     bids: frozenset[str] = frozenset()  # what the role may do with bid matrices (BID_ACTIONS)
+    briefings: bool = False  # may read the trader briefings (every client's, every day)
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,8 @@ def _role(name: str, spec: Any, datasets: Mapping[str, Dataset], source: str) ->
     where = f"{source}: roles.{name}"
     if not NAME.match(name):
         raise PolicyError(f"{where}: invalid role name")
-    spec = _check_keys(where, spec, {"description", "bound_to_contract", "datasets", "reports", "bids"})
+    spec = _check_keys(where, spec, {"description", "bound_to_contract", "datasets", "reports", "bids",
+                                        "briefings"})
     bound = bool(spec.get("bound_to_contract", False))
     granted = spec.get("datasets", {})
     if granted == "all":
@@ -234,7 +238,17 @@ def _role(name: str, spec: Any, datasets: Mapping[str, Dataset], source: str) ->
     if bound and bids:
         raise PolicyError(f"{where}.bids: a role bound to a contract cannot act on bid matrices")
     return Role(name=name, description=str(spec.get("description", "")).strip(), bound_to_contract=bound,
-                datasets=grants, reports=reports, bids=bids)
+                datasets=grants, reports=reports, bids=bids, briefings=_briefings(where, spec, bound))
+
+
+def _briefings(where: str, spec: Mapping[str, Any], bound: bool) -> bool:
+    """``briefings: true|false`` of a role; never for a role bound to a contract."""
+    briefings = spec.get("briefings", False)
+    if not isinstance(briefings, bool):
+        raise PolicyError(f"{where}.briefings: {briefings!r} is not true or false")
+    if bound and briefings:
+        raise PolicyError(f"{where}.briefings: a role bound to a contract cannot read the trader briefings")
+    return briefings
 
 
 @dataclass(frozen=True)
@@ -540,6 +554,46 @@ class Gate:
             if not any(self._report_visible(grant, kind, period, asset, own) for asset in assets):
                 raise NotFound(period)
         return self._indexed(kind, period, PLOTLY_BUNDLE, PLOTLY_BUNDLE)
+
+    # -- trader briefings ------------------------------------------------------------------------
+
+    def _briefing_grant(self, who: Principal) -> None:
+        if not self.role(who).briefings:
+            raise Denied(f"role {who.role!r} may not read trader briefings")
+
+    def briefings(self, who: Principal) -> list[tuple[str, str]]:
+        """(delivery day, client) of every briefing in the warehouse's document index, newest day first."""
+        self._briefing_grant(who)
+        index = indexed_documents(self.warehouse, (BRIEFING_KIND,))
+        found = [(r["period"], r["name"]) for r in index.iter_rows(named=True)
+                 if _valid_period("daily", r["period"]) and NAME.match(r["name"])]
+        return sorted(found, key=lambda x: (x[0], x[1]), reverse=True)
+
+    def briefing_file(self, who: Principal, day: str, client_id: str) -> ServedFile:
+        """One briefing's HTML, only when its bytes hash to what the warehouse's index holds."""
+        self._briefing_grant(who)
+        if not _valid_period("daily", day) or not NAME.match(client_id):
+            raise NotFound(client_id)
+        entry = indexed_document(self.warehouse, BRIEFING_KIND, day, client_id)
+        if entry is None:
+            raise NotFound(client_id)
+        if entry.path != f"reports/{BRIEFING_KIND}/{day}/{client_id}.html":
+            raise DocumentMismatch(f"the briefing {day}/{client_id} is indexed at an unexpected path")
+        return self._verified(self.reports_dir, (BRIEFING_KIND, day, f"{client_id}.html"), entry.sha256,
+                              f"the briefing {day}/{client_id}")
+
+    def briefing_figures(self, who: Principal, day: str, client_id: str) -> pl.DataFrame:
+        """The figures of one briefing (``main.briefing_figure``)."""
+        self._briefing_grant(who)
+        if not _valid_period("daily", day) or not NAME.match(client_id):
+            raise NotFound(client_id)
+        if not self._table_exists("main", "briefing_figure"):
+            raise NotFound(client_id)
+        rows = self.warehouse.read("select key, value, unit, decimals from main.briefing_figure "
+                                   "where delivery_day = ? and client_id = ?", [date.fromisoformat(day), client_id])
+        if not rows.height:
+            raise NotFound(client_id)
+        return rows
 
     def _indexed(self, kind: str, period: str, name: str, file_name: str) -> ServedFile:
         """A report folder's file, as the document index of the warehouse records it."""

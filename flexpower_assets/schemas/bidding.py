@@ -173,3 +173,17 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "bid_matrix": BidMatrix,
     "bid_submission": BidSubmission,
 }
+
+
+class BriefingFigure(pa.DataFrameModel):
+    """client x delivery day x key: one number of a trader briefing, as its text shows it."""
+
+    delivery_day: dt.date
+    client_id: str
+    key: str
+    value: float
+    unit: str
+    decimals: int = pa.Field(ge=0, le=6)
+
+    class Config:
+        unique = ["delivery_day", "client_id", "key"]
