@@ -128,14 +128,14 @@ class Briefing:
 
 def format_number(value: float, decimals: int, sign: bool = False) -> str:
     """``1,234.5``: thousands separators, ``decimals`` places, no negative zero."""
-    rounded = round(float(value), decimals)
-    if rounded == 0:
-        rounded = 0.0
+    rounded = _r(value, decimals)
     return f"{rounded:{'+' if sign else ''},.{decimals}f}"
 
 
 def _r(value: float, decimals: int) -> float:
-    rounded = round(float(value), decimals)
+    """``value`` rounded to ``decimals``; float noise of a sum (1e-12) first, so the same numbers in
+    another order round the same way."""
+    rounded = round(round(float(value), 9), decimals)
     return 0.0 if rounded == 0 else rounded
 
 
@@ -209,7 +209,8 @@ def compute_figures(inputs: BriefingInputs) -> tuple[list[Figure], list[int]]:  
     if has_forecast:
         per_mtu = per_mtu.join(forecast_levels(inputs.quantiles), on="delivery_start", how="left") if per_mtu.height \
             else forecast_levels(inputs.quantiles)
-    per_mtu = with_block(per_mtu, inputs.timezone) if per_mtu.height else per_mtu.with_columns(block=pl.lit(0))
+    per_mtu = with_block(per_mtu, inputs.timezone).sort("delivery_start") if per_mtu.height \
+        else per_mtu.with_columns(block=pl.lit(0))
     blocks = sorted(per_mtu["block"].unique().to_list()) if per_mtu.height else []
 
     add("mtus", matrix["delivery_start"].n_unique() if matrix.height else 0, "MTU", 0)
@@ -264,8 +265,9 @@ def _utc(inputs: BriefingInputs) -> BriefingInputs:
         if frame.schema["delivery_start"].time_zone is None:
             column = column.dt.replace_time_zone("UTC")
         return frame.with_columns(column.dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
-    return replace(inputs, matrix=cast(inputs.matrix), scenarios=cast(inputs.scenarios),
-                   quantiles=cast(inputs.quantiles))
+    return replace(inputs, matrix=cast(inputs.matrix).sort("delivery_start", "point"),
+                   scenarios=cast(inputs.scenarios).sort("delivery_start", "scenario_id"),
+                   quantiles=cast(inputs.quantiles).sort("asset_id", "delivery_start", "quantile_level"))
 
 
 def _asset_figures(curves: pl.DataFrame, add) -> None:
@@ -471,7 +473,7 @@ def _change_lines(t: _Text) -> list[str]:
     for key in changed:
         name = CHANGE_NAMES[key.removeprefix("day.")]
         unit = "" if t.f[key].unit in ("assets", "MTU") else f" {t.f[key].unit}"
-        lines.append(f"{name.capitalize()}: {t.n(key)}{unit}, {t.n('change.' + key, sign=True)}{unit} against "
+        lines.append(f"{name[0].upper() + name[1:]}: {t.n(key)}{unit}, {t.n('change.' + key, sign=True)}{unit} against "
                      f"{t.n('previous.' + key)}{unit} the day before.")
     return lines
 

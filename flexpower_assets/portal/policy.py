@@ -562,12 +562,13 @@ class Gate:
             raise Denied(f"role {who.role!r} may not read trader briefings")
 
     def briefings(self, who: Principal) -> list[tuple[str, str]]:
-        """(delivery day, client) of every briefing in the warehouse's document index, newest day first."""
+        """(delivery day, client) of every briefing in the warehouse's document index: newest day
+        first, clients in order."""
         self._briefing_grant(who)
         index = indexed_documents(self.warehouse, (BRIEFING_KIND,))
         found = [(r["period"], r["name"]) for r in index.iter_rows(named=True)
                  if _valid_period("daily", r["period"]) and NAME.match(r["name"])]
-        return sorted(found, key=lambda x: (x[0], x[1]), reverse=True)
+        return sorted(sorted(found, key=lambda x: x[1]), key=lambda x: x[0], reverse=True)
 
     def briefing_file(self, who: Principal, day: str, client_id: str) -> ServedFile:
         """One briefing's HTML, only when its bytes hash to what the warehouse's index holds."""

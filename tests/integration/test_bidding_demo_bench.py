@@ -42,6 +42,11 @@ def test_demo_bids_the_next_day_approves_by_mode_and_submits(tmp_path, monkeypat
     assert len(outcome) == 3, text
     assert all("-> accepted" in line and "cleared" in line for line in outcome.values()), text
     assert "demo-trader edited" in text
+    # the bid run also wrote one trader briefing per client; the demo says where
+    briefings = next(line for line in lines if line.startswith("briefings 2025-10-15"))
+    assert all(client in briefings for client in outcome), text
+    folder = tmp_path / "wh.documents" / "reports" / "briefing" / "2025-10-15"
+    assert {p.stem for p in folder.glob("*.html")} >= set(outcome) and f"  {folder}/" in lines
     maker_checker = next(line for line in outcome.values() if "maker_checker" in line)
     assert " v2 approved " in maker_checker
     result = CliRunner().invoke(main, ["compliance", "verify"], env={"FLEXPOWER_DATA_DIR": str(data)})

@@ -258,6 +258,9 @@ ENDPOINTS: list[tuple[str, set[str], set[str]]] = [
     ("/reports/monthly/2025-06/WND-B", {"admin", "trader", "operations", "finance"}, {"alice"}),
     ("/reports/daily/2025-06-08/plotly.min.js", EVERYONE, set()),
     ("/reports/monthly/2025-06/plotly.min.js", EVERYONE, set()),
+    ("/api/briefings", {"admin", "trader"}, set()),          # trader briefings: policy.yaml briefings: true
+    ("/briefings", {"admin", "trader"}, set()),
+    ("/briefings/2025-06-08/OWN-PORTFOLIO", set(), {"admin", "trader"}),   # none built in this world
 ]
 PUBLIC = ["/login", "/docs", "/openapi.json"]
 
