@@ -70,6 +70,8 @@ def test_portal_serves_briefings_to_traders_only_and_only_the_indexed_file(world
     page = client.get("/briefings/2025-10-15/HYD-M", headers=who["ben"])
     assert page.status_code == 200 and page.text == _page(bench, "HYD-M")
     assert "HYD-M" in client.get("/briefings", headers=who["anna"]).text
+    assert 'href="/briefings"' in client.get("/", headers=who["anna"]).text
+    assert 'href="/briefings"' not in client.get("/", headers=who["olga"]).text
     figures = client.get("/api/briefings/2025-10-15/HYD-M/figures", headers=who["anna"]).json()
     assert {"key": "mtus", "value": 96.0, "unit": "MTU", "decimals": 0} in figures
     for other in ("olga", "fin"):   # operations and finance: no briefings
@@ -128,3 +130,21 @@ def test_the_command_line_rebuilds_a_day_and_a_model_answer_with_a_made_up_numbe
         "select sha256 from main.document where kind = 'briefing' and name = 'HYD-A'")
     from flexpower_assets.documents.store import sha256_of
     assert index["sha256"][0] == sha256_of(page.encode())
+
+
+def test_flexpower_briefing_command(world, tmp_path):  # noqa: F811
+    from click.testing import CliRunner
+
+    from flexpower_assets.cli import main
+
+    case, bench = world.open("complete")
+    assert bench.run().success
+    env = {"FLEXPOWER_LANDING_DIR": str(bench.landing), "FLEXPOWER_WAREHOUSE": str(bench.root / "wh.duckdb"),
+           "FLEXPOWER_DATA_DIR": str(bench.data), "FLEXPOWER_BIDDING_CONFIG": str(bench.config_path),
+           "FLEXPOWER_NOW": case["now"], "DAGSTER_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(main, ["briefing", "--day", "2025-10-15", "--client", "HYD-X"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Client HYD-X, delivery day 2025-10-15, bid matrix version 1, 96 MTUs." in result.output
+    assert str(bench.root / "wh.documents" / "reports" / "briefing" / "2025-10-15" / "HYD-X.html") in result.output
+    missing = CliRunner().invoke(main, ["briefing", "--day", "2025-10-15", "--client", "NOPE"], env=env)
+    assert missing.exit_code == 1 and "no briefing for client NOPE" in missing.output

@@ -150,3 +150,13 @@ def test_an_actor_needs_both_the_portal_grant_and_the_bidding_roles():
     # admin holds every portal grant, but the configuration names no admin as maker or checker
     assert actor_for(Principal("root", "admin"), policy, config).actions == frozenset({"view", "submit"})
     assert actor_for(Principal("olga", "operations"), policy, config).actions == frozenset({"view"})
+
+
+def test_briefings_are_granted_per_role_and_never_to_a_customer():
+    policy = Policy.load(DEFAULT_POLICY)
+    assert {name for name, role in policy.roles.items() if role.briefings} == {"admin", "trader", "head_of_trading"}
+    datasets = {"datasets": {}, "roles": {"c": {"bound_to_contract": True, "briefings": True}}}
+    with pytest.raises(PolicyError, match="roles.c.briefings: a role bound to a contract cannot read"):
+        Policy.from_dict(datasets)
+    with pytest.raises(PolicyError, match="roles.x.briefings: 'yes' is not true or false"):
+        Policy.from_dict({"datasets": {}, "roles": {"x": {"briefings": "yes"}}})
