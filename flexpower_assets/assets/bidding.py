@@ -4,6 +4,8 @@
         dispatch ──DynamicOut: one task per (client, asset, chunk of scenarios)──> solve_chunk (mapped)
                  └──plan──────────────────────────────────────────────┐              │ collect
                                                                       └──> record_solves ──> solver_run
+    (a task carries its inputs, known results, limits and the stage deadline: a solve step loads
+    nothing else)
     asset_bid_curve   aggregation per asset (partial / fallback), the client's price grid
     bid_matrix        one matrix version per client, blocking checks generated from the policy rules
     bid_submission    approval by the client's mode, submission to the exchange, alerts, incidents
@@ -85,13 +87,17 @@ def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse
     # one look-up of the recorded solves for the whole day instead of one per task
     known_rows = BidStore(warehouse.get()).known_solves([i.input_hash for t in plan.tasks for i in t.inputs])
     known = {row["input_hash"]: result_from_row(row) for row in known_rows.iter_rows(named=True)}
-    plan.tasks = [replace(t, known=tuple(known[i.input_hash] for i in t.inputs if i.input_hash in known))
-                  for t in plan.tasks]
     plan.solve_deadline = time.time() + limits.solve_stage
+    # a task carries what its step needs (known results, limits, deadline), so a solve step loads
+    # only its task: one input less per step, and the plan is not read 200 times
+    plan.tasks = [replace(t, known=tuple(known[i.input_hash] for i in t.inputs if i.input_hash in known),
+                          per_solve_s=limits.solve_per_scenario + PER_SOLVE_GRACE_S,
+                          deadline=plan.solve_deadline, faults=config.faults)
+                  for t in plan.tasks]
     failed = {a: p.error for a, p in plan.assets.items() if p.error}
     context.log.info(f"{len(plan.tasks)} task(s) for {len(plan.assets)} asset(s), config {digest[:12]}; "
                      f"{len(failed)} asset(s) without solves")
-    # every solve step loads the plan: it travels without the tasks (they go out one by one below)
+    # the plan travels without the tasks (they go out one by one below)
     tasks, plan.tasks = plan.tasks, []
     yield dg.Output(plan, "plan", metadata={"config_hash": digest, "tasks": len(tasks),
                                             "work_seconds": round(time.time() - began, 4),
@@ -101,22 +107,21 @@ def dispatch(context: dg.OpExecutionContext, bidding: BiddingResource, warehouse
 
 
 @dg.op(out=dg.Out(io_manager_key=STEP_IO))
-def solve_chunk(context: dg.OpExecutionContext, bidding: BiddingResource, plan: DayPlan, task: SolveTask):
+def solve_chunk(context: dg.OpExecutionContext, bidding: BiddingResource, task: SolveTask):
     """Solve one chunk in worker processes; results already in ``solver_run`` came with the task."""
     if not task.inputs:
         return (task, [])
     began = time.time()
     known = {result.input_hash: result for result in task.known}
-    limits = plan.config.stage_time_limits_s
-    results = solve_in_workers(asset_type(task.asset_type), task.inputs,
-                               per_solve_s=limits.solve_per_scenario + PER_SOLVE_GRACE_S,
-                               deadline=plan.solve_deadline, workers=bidding.solve_workers,
-                               faults=plan.config.faults, known=known)
-    statuses = {}
+    results = solve_in_workers(asset_type(task.asset_type), task.inputs, per_solve_s=task.per_solve_s,
+                               deadline=task.deadline, workers=bidding.solve_workers, faults=task.faults,
+                               known=known)
+    statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    context.log.info(f"{task.asset_id} chunk {task.chunk}: {statuses} ({len(known)} known)")
-    context.add_output_metadata({"work_seconds": round(time.time() - began, 4), "solves": len(results)})
+    # the statuses travel as metadata of the output event: a log line would be one more event per step
+    context.add_output_metadata({"work_seconds": round(time.time() - began, 4), "solves": len(results),
+                                 "known": len(known), "statuses": dg.MetadataValue.json(statuses)})
     return (task, results)
 
 
@@ -142,7 +147,7 @@ def record_solves(context: dg.OpExecutionContext, warehouse: WarehouseResource, 
 )
 def bid_solves(forecast_quantiles):
     plan, tasks = dispatch(forecast_quantiles)
-    return record_solves(plan, tasks.map(lambda task: solve_chunk(plan, task)).collect())
+    return record_solves(plan, tasks.map(solve_chunk).collect())
 
 
 # ------------------------------------------------------------------------ aggregation

@@ -72,16 +72,40 @@ def _parent_pids() -> dict[int, int]:
     return parents
 
 
+def _children(pid: int) -> list[int]:
+    """The children of ``pid``, from the kernel's per-task lists ``/proc/<pid>/task/*/children``."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+_HAS_CHILDREN_LISTS = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
+
+
 def tree_rss_kib(root: int) -> int:
-    """Resident memory (KiB) of a process and every descendant, right now."""
-    children: dict[int, list[int]] = {}
-    for pid, parent in _parent_pids().items():
-        children.setdefault(parent, []).append(pid)
+    """Resident memory (KiB) of a process and every descendant, right now.
+
+    The descendants come from the kernel's per-task children lists (a few small reads); only
+    where the kernel has none is every process of the machine scanned for its parent."""
+    children_of = _children
+    if not _HAS_CHILDREN_LISTS:
+        table: dict[int, list[int]] = {}
+        for pid, parent in _parent_pids().items():
+            table.setdefault(parent, []).append(pid)
+        children_of = lambda pid: table.get(pid, [])  # noqa: E731
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
         total += _rss_kib(pid)
-        stack.extend(children.get(pid, []))
+        stack.extend(children_of(pid))
     return total
 
 

@@ -9,7 +9,10 @@ The orchestration never names an asset type. It looks an asset's type up in the 
   ``asset_forecast_quantile``) to get the type's own per-MTU inputs (``bidding.solve.build_solve_inputs``
   does this and adds the scenario prices);
 - ``solve(SolveInput) -> SolveResult`` once per scenario (through ``bidding.solve.solve_scenario``,
-  which adds the hash, fault injection and the error handling);
+  which adds the hash, fault injection and the error handling); a worker that solves many
+  scenarios one after the other asks ``new_solver()`` once for a solve function that may keep
+  state between them (hydro: the plant's LP, built once, only its prices changed). It must give
+  exactly the result ``solve`` gives for every input, whatever ran before;
 - ``bid_points(solves, config) -> frame`` to turn the scenario results into price/volume points
   per MTU for the aggregation;
 - ``solve_settings(config, client)`` for the part of the configuration that enters a solve (and
@@ -77,6 +80,11 @@ class AssetType:
     bid_points: BidPoints = scenario_points
     solve_settings: SolveSettings = default_solve_settings
     description: str = ""
+    new_solver: Callable[[], Callable[[SolveInput], SolveResult]] | None = None
+
+    def solver(self) -> Callable[[SolveInput], SolveResult]:
+        """The solve function of one worker: a stateful one from ``new_solver`` if the type has it."""
+        return self.new_solver() if self.new_solver is not None else self.solve
 
 
 _REGISTRY: dict[str, AssetType] = {}

@@ -9,6 +9,7 @@ the configuration that affects the solve, the model version). ``SolveResult`` is
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -52,6 +53,9 @@ class AssetTechnicalData(BaseModel):
     @property
     def max_buy_mw(self) -> float:
         return 0.0
+
+
+_DIGESTS: dict[int, str] = {}  # id of a live SolveInput -> its input hash
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,31 @@ class SolveInput:
 
     @property
     def input_hash(self) -> str:
-        return hashlib.sha256(canonical_json(self.hash_document()).encode()).hexdigest()
+        """SHA-256 of ``hash_document`` in canonical JSON.
+
+        Computed once per input (it is frozen) and carried along when the input is pickled to a
+        step, so the plan, the workers and the records do not hash the same input again. The
+        digest is kept beside the input, not in its ``__dict__``, which holds the fields only."""
+        digest = _DIGESTS.get(id(self))
+        if digest is None:
+            digest = hashlib.sha256(canonical_json(self.hash_document()).encode()).hexdigest()
+            self._remember(digest)
+        return digest
+
+    def _remember(self, digest: str) -> None:
+        key = id(self)
+        _DIGESTS[key] = digest
+        weakref.finalize(self, _DIGESTS.pop, key, None)  # gone with the input, before its id is reused
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_input_hash": _DIGESTS.get(id(self))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        digest = state.pop("_input_hash", None)
+        self.__dict__.update(state)
+        if digest is not None:
+            self._remember(digest)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ def _iso_utc(value: Any) -> str:
 
 def order_rows(matrix: pl.DataFrame | Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The matrix as JSON-ready rows, sorted by MTU and point (the form that is hashed and sent)."""
+    if isinstance(matrix, pl.DataFrame) and isinstance(matrix.schema.get("delivery_start"), pl.Datetime) \
+            and matrix.schema["delivery_start"].time_zone is not None:
+        return _frame_rows(matrix)
     records = matrix.select(ROW_COLUMNS).to_dicts() if isinstance(matrix, pl.DataFrame) else list(matrix)
     rows = []
     for record in records:
@@ -47,6 +50,24 @@ def order_rows(matrix: pl.DataFrame | Iterable[Mapping[str, Any]]) -> list[dict[
             "price_eur_per_mwh": round(float(record["price_eur_per_mwh"]), HASH_DECIMALS),
             "volume_mw": round(float(record["volume_mw"]), HASH_DECIMALS),
         })
+    rows.sort(key=lambda r: (r["delivery_start"], r["point"]))
+    return rows
+
+
+def _frame_rows(matrix: pl.DataFrame) -> list[dict[str, Any]]:
+    """``order_rows`` of a frame with a time-zone-aware ``delivery_start``: the same rows, with the
+    timestamps written by polars (a matrix has up to 96 x 256 points) and the numbers rounded by
+    Python exactly as for any other input."""
+    frame = matrix.select(ROW_COLUMNS)
+    nulls = [c for c in ROW_COLUMNS if frame[c].null_count()]
+    if nulls:
+        record = frame.filter(pl.any_horizontal(pl.col(c).is_null() for c in nulls)).row(0, named=True)
+        raise ValueError(f"matrix row {record!r} lacks {[c for c in ROW_COLUMNS if record[c] is None]}")
+    starts = frame["delivery_start"].dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_list()
+    rows = [{"delivery_start": start, "point": int(point), "price_eur_per_mwh": round(float(price), HASH_DECIMALS),
+             "volume_mw": round(float(volume), HASH_DECIMALS)}
+            for start, point, price, volume in zip(starts, frame["point"].to_list(),
+                                                   frame["price_eur_per_mwh"].to_list(), frame["volume_mw"].to_list())]
     rows.sort(key=lambda r: (r["delivery_start"], r["point"]))
     return rows
 

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from flexpower_assets.bidding.asset_types import asset_type
-from flexpower_assets.bidding.config import BiddingConfig
+from flexpower_assets.bidding.config import BiddingConfig, FaultInjection
 from flexpower_assets.bidding.inputs import DayInputs
 from flexpower_assets.bidding.model import AssetTechnicalData, SolveInput, SolveResult, day_context
 from flexpower_assets.bidding.solve import build_solve_inputs, chunks, mean_price_input
@@ -39,6 +39,11 @@ class SolveTask:
     chunk: int
     inputs: tuple[SolveInput, ...]
     known: tuple[SolveResult, ...] = ()     # recorded results among the inputs (not solved again)
+    # what a solve step needs besides its inputs, so that it loads nothing else: the time a worker
+    # may take for one solve, the solve stage's end (a time.time() instant) and the fault injection
+    per_solve_s: float = 0.0
+    deadline: float = 0.0
+    faults: FaultInjection | None = None
 
     @property
     def key(self) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import polars as pl
@@ -112,8 +112,10 @@ def fault_for(input_hash: str, faults: FaultInjection) -> str | None:
 
 
 def solve_scenario(kind: AssetType, solve_input: SolveInput, faults: FaultInjection | None = None,
-                   known: Mapping[str, SolveResult] | None = None) -> SolveResult:
-    """The result of one solve: a known one for the same hash, else the type's solver's.
+                   known: Mapping[str, SolveResult] | None = None,
+                   solver: Callable[[SolveInput], SolveResult] | None = None) -> SolveResult:
+    """The result of one solve: a known one for the same hash, else the type's solver's
+    (``solver``: a worker's ``kind.solver()``, which gives the same result as ``kind.solve``).
 
     Never raises: an exception in the solver (or an injected ``raise``) is status ``error``; an
     injected ``hang`` sleeps ``faults.hang_seconds`` (the orchestration's worker deadline kills it
@@ -134,7 +136,7 @@ def solve_scenario(kind: AssetType, solve_input: SolveInput, faults: FaultInject
         if fault == "infeasible":
             return SolveResult(input_hash, INFEASIBLE, None, time.perf_counter() - began, 0,
                                "injected fault: infeasible")
-        result = kind.solve(solve_input)
+        result = (solver or kind.solve)(solve_input)
     except Exception as error:  # a failing solve must not stop the others
         return SolveResult(input_hash, ERROR, None, time.perf_counter() - began, 0,
                            f"{type(error).__name__}: {error}")

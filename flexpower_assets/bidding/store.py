@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+import duckdb
 import polars as pl
 
 from flexpower_assets.bidding.orders import content_hash
-from resources.warehouse import Warehouse
+from resources.warehouse import Warehouse, as_utc
 
 DDL = [
     "create schema if not exists bidding",
@@ -79,6 +80,25 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_VERSIONS_SQL = """select v.*, a.decision as approval, a.decided_by as approved_by
+   from bidding.matrix_version v
+   left join (select * from bidding.approval
+              qualify row_number() over (partition by client_id, delivery_day, version
+                                         order by decided_at desc) = 1) a
+     using (client_id, delivery_day, version)
+   where v.client_id = ? and v.delivery_day = ? order by v.version"""
+
+
+def _versions(conn: duckdb.DuckDBPyConnection, client_id: str, day: date) -> list[MatrixVersion]:
+    """Every version of a client's day on an open connection (one connection instead of a look-up
+    whether the tables exist and then the read: each open of the warehouse costs tens of ms)."""
+    try:
+        frame = as_utc(conn.execute(_VERSIONS_SQL, [client_id, day]).pl())
+    except duckdb.CatalogException:  # no version stored yet (the tables come with the first one)
+        return []
+    return [MatrixVersion(**{**row, "violations": list(row["violations"] or [])}) for row in frame.iter_rows(named=True)]
+
+
 class BidStore:
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
@@ -117,23 +137,13 @@ class BidStore:
                     delivery_day=pl.lit(day, dtype=pl.Date), client_id=pl.lit(client_id),
                     version=pl.lit(version, dtype=pl.Int32))
                 conn.execute("insert into main.bid_matrix by name select * from rows")
-        if existing is not None:
-            return self.version(client_id, day, existing), False
-        return self.version(client_id, day, version), True
+            wanted = existing if existing is not None else version
+            stored = next(v for v in _versions(conn, client_id, day) if v.version == wanted)
+        return stored, existing is None
 
     def versions(self, client_id: str, day: date) -> list[MatrixVersion]:
-        if not self.warehouse.table_exists("bidding", "matrix_version"):
-            return []
-        frame = self.warehouse.read(
-            """select v.*, a.decision as approval, a.decided_by as approved_by
-               from bidding.matrix_version v
-               left join (select * from bidding.approval
-                          qualify row_number() over (partition by client_id, delivery_day, version
-                                                     order by decided_at desc) = 1) a
-                 using (client_id, delivery_day, version)
-               where v.client_id = ? and v.delivery_day = ? order by v.version""", [client_id, day])
-        return [MatrixVersion(**{**row, "violations": list(row["violations"] or [])})
-                for row in frame.iter_rows(named=True)]
+        with self.warehouse.reader() as conn:
+            return _versions(conn, client_id, day)
 
     def version(self, client_id: str, day: date, version: int | None = None) -> MatrixVersion:
         """One version (default: the latest); ``LookupError`` when there is none."""
@@ -215,11 +225,15 @@ class BidStore:
                           approved_by, submitted_at, exchange_order_id, exchange_version, message])
 
     def submissions(self, client_id: str | None = None, day: date | None = None) -> pl.DataFrame:
-        if not self.warehouse.table_exists("main", "bid_submission"):
-            return pl.DataFrame()
-        return self.warehouse.read(
-            "select * from main.bid_submission where (? is null or client_id = ?) and (? is null or delivery_day = ?) "
-            "order by delivery_day, client_id, version", [client_id, client_id, day, day])
+        with self.warehouse.reader() as conn:
+            try:
+                frame = conn.execute(
+                    "select * from main.bid_submission where (? is null or client_id = ?) and "
+                    "(? is null or delivery_day = ?) order by delivery_day, client_id, version",
+                    [client_id, client_id, day, day]).pl()
+            except duckdb.CatalogException:  # no submission yet
+                return pl.DataFrame()
+        return as_utc(frame)
 
     def live_submission(self, client_id: str, day: date) -> dict | None:
         """The latest submission the exchange accepted for the client and day (None if none)."""

@@ -46,73 +46,127 @@ class Violation:
         return f"{where}: {self.rule}: {self.message}"
 
 
-def validate_bids(  # noqa: C901 (one branch per rule of the module docstring, in order)
-        bids: pl.DataFrame, config: BiddingConfig, delivery_starts: Sequence[datetime],
-        max_sell_mw: float, max_buy_mw: float = 0.0, p90: pl.DataFrame | None = None,
-        capacity_mw: float | None = None) -> list[Violation]:
+def validate_bids(bids: pl.DataFrame, config: BiddingConfig, delivery_starts: Sequence[datetime],
+                  max_sell_mw: float, max_buy_mw: float = 0.0, p90: pl.DataFrame | None = None,
+                  capacity_mw: float | None = None) -> list[Violation]:
     """Every violation of the market and policy rules in ``bids`` (see the module docstring).
 
     ``max_sell_mw`` / ``max_buy_mw``: the capacity the volumes are measured against (an asset's, or
     the sum over a client's assets); ``p90``: delivery_start, p90_mw of a renewable asset, checked
     when the policy sets ``max_renewable_deviation_from_p90_share`` (of ``capacity_mw``).
+
+    The rules are evaluated as column expressions over the whole frame (a client's matrix has
+    96 x 256 points); only the points that break a rule are looked at one by one, to name them.
+    Order: the missing MTUs, then per MTU its curve-wide rules and then its points in order.
     """
-    market, policy = config.market, config.policy
-    violations: list[Violation] = []
-    present = set(bids["delivery_start"].to_list())
-    for start in delivery_starts:
-        if start not in present:
-            violations.append(Violation(start, None, "mtu_missing", "no curve for this MTU"))
-    share = policy.max_volume_share_of_capacity
-    sell_limit, buy_limit = share * max_sell_mw, share * max_buy_mw
-    tick, step = market.price_tick_eur_per_mwh, market.volume_step_mw
-    p90_by_start = {} if p90 is None else dict(zip(p90["delivery_start"].to_list(), p90["p90_mw"].to_list()))
-    deviation_share = policy.max_renewable_deviation_from_p90_share
-    for part in bids.sort("delivery_start", "point").partition_by("delivery_start", maintain_order=True):
-        start = part["delivery_start"][0]
-        points = part["point"].to_list()
-        prices = part["price_eur_per_mwh"].to_list()
-        volumes = part["volume_mw"].to_list()
-
-        def add(point: int | None, rule: str, message: str) -> None:
-            violations.append(Violation(start, point, rule, message))
-
-        if not market.min_points <= len(points) <= market.max_points:
-            add(None, "point_count", f"{len(points)} points; between {market.min_points} and "
-                                     f"{market.max_points} are allowed")
-        if points != list(range(1, len(points) + 1)):
-            add(None, "point_numbering", f"points are numbered {points[:5]}..., not 1..{len(points)}")
-        if abs(prices[0] - market.price_min_eur_per_mwh) > TOLERANCE:
-            add(points[0], "first_point_at_min_price",
-                f"first price {prices[0]} is not the minimum price {market.price_min_eur_per_mwh}")
-        if abs(prices[-1] - market.price_max_eur_per_mwh) > TOLERANCE:
-            add(points[-1], "last_point_at_max_price",
-                f"last price {prices[-1]} is not the maximum price {market.price_max_eur_per_mwh}")
-        for i, (point, price, volume) in enumerate(zip(points, prices, volumes)):
-            if price < market.price_min_eur_per_mwh - TOLERANCE or price > market.price_max_eur_per_mwh + TOLERANCE:
-                add(point, "price_limits", f"price {price} outside {market.price_min_eur_per_mwh} .. "
-                                           f"{market.price_max_eur_per_mwh} EUR/MWh")
-            if not _on(price, tick):
-                add(point, "price_tick", f"price {price} is not a multiple of the tick {tick} EUR/MWh")
-            if not _on(volume, step):
-                add(point, "volume_step", f"volume {volume} is not a multiple of the step {step} MW")
-            if i and price <= prices[i - 1] + TOLERANCE / 10:
-                add(point, "price_rising", f"price {price} does not rise above the previous point's {prices[i - 1]}")
-            if i and volume < volumes[i - 1] - TOLERANCE:
-                add(point, "volume_non_decreasing",
-                    f"volume {volume} MW falls below the previous point's {volumes[i - 1]} MW as the price rises")
-            if volume > sell_limit + TOLERANCE or volume < -buy_limit - TOLERANCE:
-                add(point, "max_volume", f"volume {volume} MW outside -{buy_limit:g} .. {sell_limit:g} MW "
-                                         f"({share:g} of capacity)")
-            if (deviation_share is not None and start in p90_by_start and capacity_mw is not None
-                    and i == len(points) - 1):  # the offered volume: the curve's last point
-                allowed = deviation_share * capacity_mw
-                if abs(volume - p90_by_start[start]) > allowed + TOLERANCE:
-                    add(point, "renewable_p90_deviation",
-                        f"volume {volume} MW is {abs(volume - p90_by_start[start]):.3f} MW from the P90 "
-                        f"{p90_by_start[start]} MW; at most {allowed:g} MW is allowed")
+    present = set(bids["delivery_start"].unique().to_list()) if bids.height else set()
+    violations = [Violation(start, None, "mtu_missing", "no curve for this MTU")
+                  for start in delivery_starts if start not in present]
+    limits = _Limits.of(config, max_sell_mw, max_buy_mw, capacity_mw)
+    flagged = _flag(bids, config, limits, p90)
+    for row in flagged.iter_rows(named=True):
+        if row["_position"] == 0:
+            violations += _curve_violations(row, bids, config)
+        violations += _point_violations(row, config, limits)
     return violations
 
 
-def _on(value: float, step: float) -> bool:
-    ratio = value / step
-    return abs(ratio - round(ratio)) < 1e-6
+@dataclass(frozen=True)
+class _Limits:
+    share: float
+    sell: float
+    buy: float
+    deviation_mw: float | None      # the allowed distance of a renewable bid from its P90
+
+    @classmethod
+    def of(cls, config: BiddingConfig, max_sell_mw: float, max_buy_mw: float, capacity_mw: float | None) -> _Limits:
+        share = config.policy.max_volume_share_of_capacity
+        deviation = config.policy.max_renewable_deviation_from_p90_share
+        allowed = deviation * capacity_mw if deviation is not None and capacity_mw is not None else None
+        return cls(share, share * max_sell_mw, share * max_buy_mw, allowed)
+
+
+def _on_expr(column: str, step: float) -> pl.Expr:
+    ratio = pl.col(column) / step
+    return (ratio - ratio.round(0)).abs() < 1e-6
+
+
+def _flag(bids: pl.DataFrame, config: BiddingConfig, limits: _Limits, p90: pl.DataFrame | None) -> pl.DataFrame:
+    """The points (sorted by MTU and point) that break a rule, with a column per rule and what
+    the messages need; an MTU's curve-wide rules are flagged on its first point."""
+    market = config.market
+    mtu = "delivery_start"
+    frame = bids.select(mtu, "point", "price_eur_per_mwh", "volume_mw").sort(mtu, "point")
+    if p90 is not None and limits.deviation_mw is not None:
+        frame = frame.join(p90.select(mtu, "p90_mw"), on=mtu, how="left")
+    else:
+        frame = frame.with_columns(p90_mw=pl.lit(None, dtype=pl.Float64))
+    price, volume = pl.col("price_eur_per_mwh"), pl.col("volume_mw")
+    frame = frame.with_columns(
+        _position=pl.int_range(pl.len()).over(mtu), _count=pl.len().over(mtu),
+        _previous_price=price.shift(1).over(mtu), _previous_volume=volume.shift(1).over(mtu),
+        _last_point=pl.col("point").last().over(mtu), _last_price=price.last().over(mtu))
+    first_price = price.first().over(mtu)
+    tolerance = TOLERANCE
+    frame = frame.with_columns(
+        point_count=~pl.col("_count").is_between(market.min_points, market.max_points),
+        point_numbering=(pl.col("point") != pl.col("_position") + 1).any().over(mtu),
+        first_point_at_min_price=(first_price - market.price_min_eur_per_mwh).abs() > tolerance,
+        last_point_at_max_price=(pl.col("_last_price") - market.price_max_eur_per_mwh).abs() > tolerance,
+        price_limits=(price < market.price_min_eur_per_mwh - tolerance) | (price > market.price_max_eur_per_mwh + tolerance),
+        price_tick=~_on_expr("price_eur_per_mwh", market.price_tick_eur_per_mwh),
+        volume_step=~_on_expr("volume_mw", market.volume_step_mw),
+        price_rising=(price <= pl.col("_previous_price") + tolerance / 10).fill_null(False),
+        volume_non_decreasing=(volume < pl.col("_previous_volume") - tolerance).fill_null(False),
+        max_volume=(volume > limits.sell + tolerance) | (volume < -limits.buy - tolerance),
+        renewable_p90_deviation=((pl.col("_position") == pl.col("_count") - 1)
+                                 & ((volume - pl.col("p90_mw")).abs() > (limits.deviation_mw or 0.0) + tolerance)
+                                 ).fill_null(False),
+    )
+    curve_wide = pl.any_horizontal(*_CURVE_RULES) & (pl.col("_position") == 0)
+    return frame.filter(curve_wide | pl.any_horizontal(*_POINT_RULES))
+
+
+_CURVE_RULES = ("point_count", "point_numbering", "first_point_at_min_price", "last_point_at_max_price")
+_POINT_RULES = ("price_limits", "price_tick", "volume_step", "price_rising", "volume_non_decreasing", "max_volume",
+                "renewable_p90_deviation")
+
+
+def _curve_violations(row: dict, bids: pl.DataFrame, config: BiddingConfig) -> list[Violation]:
+    """The curve-wide rules an MTU breaks (``row`` is its first point)."""
+    market, start, count = config.market, row["delivery_start"], row["_count"]
+    found = []
+    if row["point_count"]:
+        found.append(Violation(start, None, "point_count", f"{count} points; between {market.min_points} and "
+                                                           f"{market.max_points} are allowed"))
+    if row["point_numbering"]:
+        points = bids.filter(pl.col("delivery_start") == start).sort("point")["point"].head(5).to_list()
+        found.append(Violation(start, None, "point_numbering", f"points are numbered {points}..., not 1..{count}"))
+    if row["first_point_at_min_price"]:
+        found.append(Violation(start, row["point"], "first_point_at_min_price",
+                               f"first price {row['price_eur_per_mwh']} is not the minimum price "
+                               f"{market.price_min_eur_per_mwh}"))
+    if row["last_point_at_max_price"]:
+        found.append(Violation(start, row["_last_point"], "last_point_at_max_price",
+                               f"last price {row['_last_price']} is not the maximum price {market.price_max_eur_per_mwh}"))
+    return found
+
+
+def _point_violations(row: dict, config: BiddingConfig, limits: _Limits) -> list[Violation]:
+    """The rules one point breaks, in the order of ``RULES``."""
+    market, start, point = config.market, row["delivery_start"], row["point"]
+    price, volume = row["price_eur_per_mwh"], row["volume_mw"]
+    messages = {
+        "price_limits": lambda: f"price {price} outside {market.price_min_eur_per_mwh} .. "
+                                f"{market.price_max_eur_per_mwh} EUR/MWh",
+        "price_tick": lambda: f"price {price} is not a multiple of the tick {market.price_tick_eur_per_mwh} EUR/MWh",
+        "volume_step": lambda: f"volume {volume} is not a multiple of the step {market.volume_step_mw} MW",
+        "price_rising": lambda: f"price {price} does not rise above the previous point's {row['_previous_price']}",
+        "volume_non_decreasing": lambda: (f"volume {volume} MW falls below the previous point's "
+                                          f"{row['_previous_volume']} MW as the price rises"),
+        "max_volume": lambda: (f"volume {volume} MW outside -{limits.buy:g} .. {limits.sell:g} MW "
+                               f"({limits.share:g} of capacity)"),
+        "renewable_p90_deviation": lambda: (f"volume {volume} MW is {abs(volume - row['p90_mw']):.3f} MW from the P90 "
+                                            f"{row['p90_mw']} MW; at most {limits.deviation_mw:g} MW is allowed"),
+    }
+    return [Violation(start, point, rule, messages[rule]()) for rule in _POINT_RULES if row[rule]]

@@ -69,6 +69,34 @@ def test_pump_case():
     assert result.schedule["content_mwh"] == pytest.approx((2.0, 4.0, 1.5, 0.0), abs=1e-6)
 
 
+def test_a_worker_solver_reuses_the_plant_lp_and_gives_every_input_its_own_result():
+    # One ReservoirSolver solves the scenarios of a plant one after the other, changing only the prices.
+    # Scenario A is the 4-MTU case above: g = (0, 0, 8, 16), objective 600 EUR.
+    # Scenario B, prices 100, 10, 10, 10 (water value 30): a MW is worth +17.5 EUR in MTU 1 and -5 EUR after.
+    # g1 = x forces g2 >= x - 8 and g3 >= x - 16 (ramp 8 MW/QH down as well as up); the 6 MWh allow
+    # x + (x - 8) <= 24, so x <= 16, and x = 16 leaves g3 = 0 (3x - 24 <= 24 says the same past 16).
+    # Gain 17.5*16 - 5*8 = 240 EUR; objective B = 180 + 240 = 420 EUR with g = (16, 8, 0, 0).
+    # A again after B gives A's result exactly, and so does a fresh solve: no state leaks between inputs.
+    solver = HYDRO.solver()
+    a = reservoir_input(plant(), (10.0, 50.0, 100.0, 100.0), 6.0)
+    b = reservoir_input(plant(), (100.0, 10.0, 10.0, 10.0), 6.0)
+    first_a, then_b, again_a = (solve_scenario(HYDRO, i, solver=solver) for i in (a, b, a))
+    assert first_a.objective_eur == pytest.approx(600.0)
+    assert first_a.volumes_mw == pytest.approx((0.0, 0.0, 8.0, 16.0), abs=1e-6)
+    assert then_b.objective_eur == pytest.approx(420.0)
+    assert then_b.volumes_mw == pytest.approx((16.0, 8.0, 0.0, 0.0), abs=1e-6)
+    fresh_b = solve_scenario(HYDRO, b)
+    for reused, fresh in ((first_a, solve_scenario(HYDRO, a)), (again_a, first_a), (then_b, fresh_b)):
+        assert (reused.status, reused.objective_eur, reused.volumes_mw, reused.iterations, reused.schedule) == (
+            fresh.status, fresh.objective_eur, fresh.volumes_mw, fresh.iterations, fresh.schedule)
+    # another plant through the same solver gets its own LP: with a 10 MW turbine g1 = 10, g2 >= 2 (ramp),
+    # budget 12 <= 24; gain 17.5*10 - 5*2 = 165 EUR, objective 180 + 165 = 345 EUR
+    small = solve_scenario(HYDRO, reservoir_input(plant(turbine_max_mw=10.0), (100.0, 10.0, 10.0, 10.0), 6.0),
+                           solver=solver)
+    assert small.objective_eur == pytest.approx(345.0)
+    assert small.volumes_mw == pytest.approx((10.0, 2.0, 0.0, 0.0), abs=1e-6)
+
+
 def test_infeasible_when_the_reservoir_starts_below_its_minimum_without_inflow():
     # content_0 1 MWh below a minimum of 2 MWh and no inflow: c1 >= 2 cannot hold
     result = solve_scenario(HYDRO, reservoir_input(plant(reservoir_min_mwh=2.0), (50.0,) * 4, 1.0))
@@ -204,3 +232,19 @@ def test_build_inputs_per_configured_scenario_and_the_mean_price_solve():
     assert mean_price_input(inputs).prices_eur_per_mwh == (20.0, 60.0, 110.0, 80.0)
     assert mean_price_input(inputs).scenario_id == 0
 
+
+
+def test_the_solver_prints_nothing_not_even_its_banner():
+    # a fresh interpreter (HiGHS prints its banner once per process): solve the 4-MTU case and read
+    # everything the process wrote to its stdout and stderr
+    import subprocess
+    import sys
+
+    script = ("from tests.unit.test_bidding_solve import HYDRO, plant, reservoir_input\n"
+              "from flexpower_assets.bidding.solve import solve_scenario\n"
+              "r = solve_scenario(HYDRO, reservoir_input(plant(), (10.0, 50.0, 100.0, 100.0), 6.0))\n"
+              "import sys; sys.stderr.write(f'{r.objective_eur:.1f}')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr.endswith("600.0")
+    assert "HiGHS" not in done.stderr
