@@ -31,6 +31,7 @@ from resources.io_manager import WarehouseIOManager
 from resources.landing import LandingZone
 from resources.notifier import Notifier
 from resources.position import PositionResource
+from resources.step_io import StepPickleIOManager
 from resources.warehouse_resource import WarehouseResource
 from schedules.bid_sensors import bid_deadline_sensor
 from schedules.jobs import bidding_job, daily_job, daily_reports_job, daily_selection, ingest_job, monthly_job
@@ -92,7 +93,7 @@ def build_defs(settings: Settings | None = None,
                                           llm_api_key=dg.EnvVar("FLEXPOWER_BRIEFING_LLM_API_KEY")
                                           if settings.briefing_llm_api_key_set else ""),
         # the bid run's step outputs (plan, solve results) are pickles, not warehouse tables
-        "bid_step_io": dg.FilesystemIOManager(base_dir=str(settings.data_dir / "bidding" / "steps")),
+        "bid_step_io": StepPickleIOManager(base_dir=str(settings.data_dir / "bidding" / "steps")),
     }
     resources.update(resource_overrides or {})
     selection_by_kind = _downstream_by_kind()

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from flexpower_assets.bidding.config import BiddingConfig, ClientConfig
@@ -46,18 +47,23 @@ Prepare = Callable[[AssetTechnicalData, Mapping[str, pl.DataFrame], DayContext],
 
 
 def scenario_points(solves: Sequence[tuple[SolveInput, SolveResult]], config: BiddingConfig) -> pl.DataFrame:
-    """The default bid points: (scenario price, net volume) per MTU of every optimal solve."""
-    starts: list = []
-    prices: list[float] = []
-    volumes: list[float] = []
-    for solve_input, result in solves:
-        if not result.is_optimal:
-            continue
-        starts += solve_input.delivery_starts
-        prices += solve_input.prices_eur_per_mwh
-        volumes += result.volumes_mw
-    return pl.DataFrame({"delivery_start": starts, "price_eur_per_mwh": prices, "volume_mw": volumes},
-                        schema=POINT_SCHEMA)
+    """The default bid points: (scenario price, net volume) per MTU of every optimal solve.
+
+    The solves of an asset share their MTUs, so each distinct tuple of MTU starts is turned into a
+    column once and repeated (not 50 x 96 datetimes converted one by one)."""
+    optimal = [(i, r) for i, r in solves if r.is_optimal]
+    groups: dict[tuple, list[tuple[SolveInput, SolveResult]]] = {}
+    for pair in optimal:
+        groups.setdefault(pair[0].delivery_starts, []).append(pair)
+    frames = []
+    for starts, pairs in groups.items():
+        mtus = pl.Series("delivery_start", list(starts), dtype=POINT_SCHEMA["delivery_start"])
+        frames.append(pl.DataFrame({
+            "delivery_start": mtus.gather(np.tile(np.arange(len(starts)), len(pairs))),
+            "price_eur_per_mwh": np.fromiter((p for i, _ in pairs for p in i.prices_eur_per_mwh), dtype=float),
+            "volume_mw": np.fromiter((v for _, r in pairs for v in r.volumes_mw), dtype=float),
+        }, schema=POINT_SCHEMA))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=POINT_SCHEMA)
 
 
 def default_solve_settings(config: BiddingConfig, client: ClientConfig) -> dict[str, Any]:

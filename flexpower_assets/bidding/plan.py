@@ -141,17 +141,26 @@ SOLVER_RUN_SCHEMA = {
 
 
 def solver_run_rows(plan: DayPlan, solves: Mapping[str, Sequence[tuple[SolveInput, SolveResult]]]) -> pl.DataFrame:
-    rows = []
+    """The ``solver_run`` records of a stage (built column by column: 10,000 solves at full size)."""
+    columns: dict[str, list] = {name: [] for name in SOLVER_RUN_SCHEMA}
     for asset_id, pairs in solves.items():
         entry = plan.assets[asset_id]
+        n = len(pairs)
+        columns["delivery_day"] += [plan.delivery_day] * n
+        columns["client_id"] += [entry.client_id] * n
+        columns["asset_id"] += [asset_id] * n
+        columns["asset_type"] += [entry.asset_type] * n
+        columns["config_hash"] += [plan.config_hash] * n
         for solve_input, result in pairs:
-            rows.append({"delivery_day": plan.delivery_day, "client_id": entry.client_id, "asset_id": asset_id,
-                         "scenario_id": solve_input.scenario_id, "input_hash": solve_input.input_hash,
-                         "status": result.status, "objective_eur": result.objective_eur,
-                         "solve_seconds": float(result.solve_seconds), "message": result.message,
-                         "iterations": int(result.iterations), "asset_type": entry.asset_type,
-                         "config_hash": plan.config_hash, "volumes_mw": list(result.volumes_mw)})
-    return pl.DataFrame(rows, schema=SOLVER_RUN_SCHEMA)
+            columns["scenario_id"].append(solve_input.scenario_id)
+            columns["input_hash"].append(solve_input.input_hash)
+            columns["status"].append(result.status)
+            columns["objective_eur"].append(result.objective_eur)
+            columns["solve_seconds"].append(float(result.solve_seconds))
+            columns["message"].append(result.message)
+            columns["iterations"].append(int(result.iterations))
+            columns["volumes_mw"].append(list(result.volumes_mw))
+    return pl.DataFrame(columns, schema=SOLVER_RUN_SCHEMA)
 
 
 def result_from_row(row: Mapping[str, Any]) -> SolveResult:

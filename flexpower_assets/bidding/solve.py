@@ -65,23 +65,32 @@ def build_solve_inputs(kind: AssetType, technical: AssetTechnicalData, frames: M
     if scenarios is None or scenarios.is_empty():
         raise ValueError(f"{technical.asset_id}: no price scenarios for {day.delivery_day}")
     ids = list(ids) if ids is not None else scenario_ids(scenarios, day.client.scenarios)
-    by_id = scenarios.filter(pl.col("scenario_id").is_in(ids)).partition_by("scenario_id", as_dict=True)
-    grid = pl.DataFrame({"delivery_start": list(day.delivery_starts)},
-                        schema={"delivery_start": pl.Datetime("us", "UTC")})
-    inputs = []
+    return [SolveInput(scenario_id=scenario_id, prices_eur_per_mwh=prices, **common)
+            for scenario_id, prices in _scenario_prices(scenarios, ids, day.delivery_starts, technical.asset_id)]
+
+
+def _scenario_prices(scenarios: pl.DataFrame, ids: Sequence[int], delivery_starts: Sequence,
+                     asset_id: str) -> list[tuple[int, tuple[float, ...]]]:
+    """Each scenario's price per MTU of the day, in the order of ``ids`` (one join for all of
+    them). ``ValueError`` for the first scenario, in that order, that is missing or lacks an MTU."""
+    grid = pl.DataFrame({"delivery_start": list(delivery_starts)}, schema={"delivery_start": pl.Datetime("us", "UTC")})
+    wanted = pl.DataFrame({"scenario_id": list(ids)}, schema={"scenario_id": scenarios.schema["scenario_id"]})
+    found = set(scenarios.filter(pl.col("scenario_id").is_in(list(ids)))["scenario_id"].unique().to_list())
+    prices = (wanted.with_row_index("_order").join(grid.with_row_index("_mtu"), how="cross")
+              .join(scenarios.select("scenario_id", "delivery_start", "price_eur_per_mwh"),
+                    on=["scenario_id", "delivery_start"], how="left")
+              .sort("_order", "_mtu"))
+    gaps = prices.filter(pl.col("price_eur_per_mwh").is_null())
     for scenario_id in ids:
-        frame = by_id.get((scenario_id,))
-        if frame is None:
-            raise ValueError(f"{technical.asset_id}: price scenario {scenario_id} is not in the scenario file")
-        prices = grid.join(frame.select("delivery_start", "price_eur_per_mwh"), on="delivery_start", how="left")
-        missing = prices.filter(pl.col("price_eur_per_mwh").is_null())
-        if missing.height:
+        if scenario_id not in found:
+            raise ValueError(f"{asset_id}: price scenario {scenario_id} is not in the scenario file")
+        first_gap = gaps.filter(pl.col("scenario_id") == scenario_id)
+        if first_gap.height:
             raise ValueError(f"price scenario {scenario_id} has no price for "
-                             f"{missing['delivery_start'][0]:%Y-%m-%d %H:%M} UTC")
-        inputs.append(SolveInput(scenario_id=scenario_id,
-                                 prices_eur_per_mwh=tuple(float(p) for p in prices["price_eur_per_mwh"]),
-                                 **common))
-    return inputs
+                             f"{first_gap['delivery_start'][0]:%Y-%m-%d %H:%M} UTC")
+    values = prices["price_eur_per_mwh"].to_list()
+    n = len(delivery_starts)
+    return [(scenario_id, tuple(values[k * n:(k + 1) * n])) for k, scenario_id in enumerate(ids)]
 
 
 def mean_price_input(inputs: Sequence[SolveInput]) -> SolveInput:
