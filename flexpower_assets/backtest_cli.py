@@ -32,11 +32,13 @@ def run_backtest_command(settings: Settings, first: str, last: str, strategies: 
         echo("backtest failed: " + ("; ".join(errors) or "a step failed"))
         return 1
     warehouse = Warehouse(settings.warehouse_path)
-    rows = warehouse.read("select strategy, delivery_day, sum(net_eur) as net_eur from main.backtest_result group by 1, 2")
+    rows = warehouse.read("select asset_type, strategy, delivery_day, sum(net_eur) as net_eur from main.backtest_result "
+                          "group by 1, 2, 3")
     echo(f"backtest_result: {warehouse.read('select count(*) as n from main.backtest_result')['n'][0]} rows, "
          f"{rows['delivery_day'].n_unique()} day(s), strategies {', '.join(sorted(rows['strategy'].unique()))}")
-    for name, value in rows.group_by("strategy").agg(pl.col("net_eur").sum()).sort("strategy").iter_rows():
-        echo(f"  {name:<20}{value:>14,.2f} EUR net")
+    for kind, name, value in rows.group_by("asset_type", "strategy").agg(pl.col("net_eur").sum()).sort(
+            "asset_type", "strategy").iter_rows():
+        echo(f"  {kind:<16}{name:<20}{value:>14,.2f} EUR net")
     echo(f"report: {report_path(settings.data_dir, date.fromisoformat(first), date.fromisoformat(last))}")
     return 0
 
@@ -64,4 +66,4 @@ def run_demo_backtest(settings: Settings, warehouse: Warehouse, echo: Callable[[
         return 0
     echo("")
     return run_backtest_command(settings, days["first"][0].isoformat(), days["last"][0].isoformat(),
-                                "point,quantile,perfect_foresight", 0.0, echo)
+                                "point,quantile,scenario_curves,perfect_foresight", 0.0, echo)

@@ -6,19 +6,33 @@ the realised auction price, the day's reBAP) is used for the settlement only. Th
 price comes from the bidding simulator's ``market/day_ahead_prices_<YYYYMMDD>.csv``; where a day
 has none the public intraday VWAP of the QH (``trading_pnl.vwap_public``) stands in, and the
 result says which (``price_basis``).
+
+With a bidding configuration that has reservoir plants, the ``scenario_curves`` strategy replays
+each day's hydro bids from the inputs known at its gate closure (the landing catalog is brought up
+to date for the hydro kinds first) and settles them by ``domain.hydro_backtest``; plants or days
+that cannot be replayed are listed in ``BacktestRun.skipped`` with the reason (never silently 0).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from flexpower_assets.domain import backtest
+from flexpower_assets.bidding.asset_types import asset_type
+from flexpower_assets.bidding.config import BiddingConfig
+from flexpower_assets.bidding.hydro import NAME as HYDRO
+from flexpower_assets.bidding.inputs import landing_kinds, load_day_inputs
+from flexpower_assets.domain import backtest, hydro_backtest
+from flexpower_assets.ingestion.catalog import accepted_rows, sync_landing
 from flexpower_assets.parsers.market import parse_day_ahead_prices
 from resources.warehouse import Warehouse
+
+RENEWABLE = "renewable"
+#: every strategy a backtest run knows: the renewables' and the hydro clients' scenario curves
+STRATEGIES = (*backtest.STRATEGIES, hydro_backtest.SCENARIO_CURVES)
 
 
 @dataclass
@@ -27,6 +41,7 @@ class BacktestRun:
     summary: pl.DataFrame
     quality: pl.DataFrame
     levels: pl.DataFrame
+    skipped: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def day_ahead_prices(landing_dir: Path, warehouse: Warehouse, days: list[date]) -> pl.DataFrame:
@@ -55,15 +70,52 @@ def _needs(warehouse: Warehouse) -> None:
 
 
 def run_backtest(warehouse: Warehouse, landing_dir: Path, first: date, last: date,
-                 strategies: tuple[str, ...] = backtest.STRATEGIES, curtailment_price: float = 0.0) -> BacktestRun:
-    _needs(warehouse)
-    strategies = tuple(dict.fromkeys((*strategies, backtest.PERFECT)))  # the bound is always needed for capture
+                 strategies: tuple[str, ...] = STRATEGIES, curtailment_price: float = 0.0,
+                 bidding_config: BiddingConfig | None = None, min_file_age_s: float = 0.0) -> BacktestRun:
+    """The renewables' strategies (``point``, ``quantile``) over the portfolio, and with
+    ``scenario_curves`` and a ``bidding_config`` the hydro clients' plants; ``perfect_foresight``
+    is always added (the bound of the capture rate)."""
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     price_days = [first - timedelta(days=backtest.CRITICAL_RATIO_DAYS + 1) + timedelta(days=k)
                   for k in range((last - first).days + backtest.CRITICAL_RATIO_DAYS + 2)]
     da_all = day_ahead_prices(landing_dir, warehouse, price_days)
-    imbalance_all = warehouse.read("select * from core.imbalance_prices where delivery_day between ? and ?",
-                                   [price_days[0], last])
+    imbalance_all = (warehouse.read("select * from core.imbalance_prices where delivery_day between ? and ?",
+                                    [price_days[0], last]) if warehouse.table_exists("core", "imbalance_prices")
+                     else pl.DataFrame())
+    renewable = tuple(s for s in strategies if s in backtest.STRATEGIES and s != backtest.PERFECT)
+    parts, levels, skipped = [], [], []
+    if renewable or hydro_backtest.SCENARIO_CURVES not in strategies:
+        rows, levels = _renewables(warehouse, days, (*renewable, backtest.PERFECT), da_all, imbalance_all,
+                                   curtailment_price)
+        parts.append(rows.with_columns(asset_type=pl.lit(RENEWABLE), end_water_value_eur=pl.lit(None, dtype=pl.Float64)))
+    if hydro_backtest.SCENARIO_CURVES in strategies:
+        if bidding_config is None or not any(HYDRO in c.asset_types().values() for c in bidding_config.clients):
+            skipped.append({"delivery_day": None, "asset_id": None,
+                            "reason": "scenario_curves: the bidding configuration has no reservoir plants"})
+        else:
+            rows, left_out = _hydro(warehouse, landing_dir, days, bidding_config, da_all, imbalance_all, min_file_age_s)
+            skipped += left_out
+            if rows.height:
+                parts.append(rows.with_columns(asset_type=pl.lit(HYDRO)))
+    parts = [p for p in parts if p.height]
+    if not parts:
+        reasons = "; ".join(sorted({str(s["reason"]) for s in skipped})[:3])
+        raise ValueError(f"no day between {first} and {last} could be replayed" + (f" ({reasons})" if reasons else ""))
+    results = pl.concat(parts, how="diagonal_relaxed").sort("strategy", "asset_id", "delivery_day")
+    quality = pl.DataFrame()
+    if warehouse.table_exists("main", "forecast_skill"):
+        quality = warehouse.read(
+            "select delivery_day, avg(crps_kw) as crps_kw, avg(rcrps) as rcrps, avg(coverage_80) as coverage_80 "
+            "from main.forecast_skill where is_champion and delivery_day between ? and ? group by 1 order by 1",
+            [first, last])
+    skipped_frame = pl.DataFrame(skipped, schema={"delivery_day": pl.Date, "asset_id": pl.String, "reason": pl.String})
+    return BacktestRun(results=results, summary=backtest.summary(results), quality=quality,
+                       levels=pl.DataFrame(levels), skipped=skipped_frame)
+
+
+def _renewables(warehouse: Warehouse, days: list[date], strategies: tuple[str, ...], da_all: pl.DataFrame,
+                imbalance_all: pl.DataFrame, curtailment_price: float) -> tuple[pl.DataFrame, list[dict]]:
+    _needs(warehouse)
     parts, levels = [], []
     for day in days:
         gate = warehouse.read("select asset_id, delivery_start, forecast_version as version, power_kw "
@@ -81,12 +133,29 @@ def run_backtest(warehouse: Warehouse, landing_dir: Path, first: date, last: dat
         levels.append({"delivery_day": day, "quantile_level": level,
                        "price_basis": basis[0] if len(basis) else "none"})
     if not parts:
-        raise ValueError(f"no day between {first} and {last} has a gate forecast, quantiles and best-of-infeed")
-    results = pl.concat(parts)
-    quality = pl.DataFrame()
-    if warehouse.table_exists("main", "forecast_skill"):
-        quality = warehouse.read(
-            "select delivery_day, avg(crps_kw) as crps_kw, avg(rcrps) as rcrps, avg(coverage_80) as coverage_80 "
-            "from main.forecast_skill where is_champion and delivery_day between ? and ? group by 1 order by 1",
-            [first, last])
-    return BacktestRun(results=results, summary=backtest.summary(results), quality=quality, levels=pl.DataFrame(levels))
+        return pl.DataFrame(), levels
+    return pl.concat(parts), levels
+
+
+def _hydro(warehouse: Warehouse, landing_dir: Path, days: list[date], config: BiddingConfig, da_all: pl.DataFrame,
+           imbalance_all: pl.DataFrame, min_file_age_s: float) -> tuple[pl.DataFrame, list[dict]]:
+    kinds = asset_type(HYDRO).input_kinds
+    sync_landing(landing_dir, warehouse, kinds=landing_kinds([HYDRO], kinds), min_age_s=min_file_age_s)
+    parts, skipped = [], []
+    for day in days:
+        gate = config.market.gate_closure_utc(day)
+        inputs = load_day_inputs(warehouse, day, gate, kinds, [HYDRO])
+        around = [day - timedelta(days=1), day]
+        inflow_rows = accepted_rows(warehouse, "inflow_forecast", days=around)
+        level_rows = accepted_rows(warehouse, "reservoir_level", days=[day - timedelta(days=2), *around])
+        auction = da_all.filter(pl.col("delivery_start").is_in(config.market.mtu_starts(day)))
+        prices = imbalance_all.filter(pl.col("delivery_day") == day) if imbalance_all.height else imbalance_all
+        if auction.height < len(config.market.mtu_starts(day)) or prices.is_empty():
+            skipped.append({"delivery_day": day, "asset_id": None,
+                            "reason": "scenario_curves: no auction price or no imbalance prices for the day"})
+            continue
+        rows, left_out = hydro_backtest.backtest_hydro_day(config, inputs, inflow_rows, level_rows, auction, prices, day)
+        parts.append(rows)
+        skipped += left_out
+    parts = [p for p in parts if p.height]
+    return (pl.concat(parts) if parts else pl.DataFrame()), skipped

@@ -234,8 +234,9 @@ bench.add_command(bench_runs_command, "runs")
 @main.command()
 @click.option("--from", "first", required=True, help="First delivery day, YYYY-MM-DD.")
 @click.option("--to", "last", required=True, help="Last delivery day, YYYY-MM-DD.")
-@click.option("--strategies", default="point,quantile,perfect_foresight", show_default=True,
-              help="Comma-separated strategies (perfect_foresight, the bound, is always added).")
+@click.option("--strategies", default="point,quantile,scenario_curves,perfect_foresight", show_default=True,
+              help="Comma-separated strategies: point and quantile (renewables), scenario_curves (the hydro "
+                   "clients' plants); perfect_foresight, the bound, is always added.")
 @click.option("--curtailment-price", type=float, default=0.0, show_default=True,
               help="EUR/MWh from which the renewable sell step is offered.")
 def backtest(first: str, last: str, strategies: str, curtailment_price: float) -> None:

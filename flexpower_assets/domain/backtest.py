@@ -78,13 +78,19 @@ def daily_results(settled: pl.DataFrame) -> pl.DataFrame:
         imbalance_cost_eur=pl.when(pl.col("imbalance_cost_eur").null_count() == 0).then(pl.col("imbalance_cost_eur").sum()),
         n_qh_unpriced=pl.col("imbalance_cost_eur").null_count().cast(pl.Int64),
     ).with_columns(net_eur=pl.col("revenue_eur") - pl.col("imbalance_cost_eur"))
+    return with_capture_rate(per_day).select(
+        "strategy", "asset_id", "delivery_day", "accepted_mwh", "revenue_eur", "imbalance_mwh",
+        "imbalance_cost_eur", "net_eur", "capture_rate", "n_qh_unpriced")
+
+
+def with_capture_rate(per_day: pl.DataFrame) -> pl.DataFrame:
+    """``capture_rate`` = net / the perfect-foresight net of the same asset and day (null when that
+    is not positive or absent); renewables and hydro (``domain.hydro_backtest``) alike."""
     bound = per_day.filter(pl.col("strategy") == PERFECT).select("asset_id", "delivery_day", bound_eur="net_eur")
     return (
         per_day.join(bound, on=["asset_id", "delivery_day"], how="left")
         .with_columns(capture_rate=pl.when(pl.col("bound_eur") > 0).then(pl.col("net_eur") / pl.col("bound_eur")))
         .drop("bound_eur")
-        .select("strategy", "asset_id", "delivery_day", "accepted_mwh", "revenue_eur", "imbalance_mwh",
-                "imbalance_cost_eur", "net_eur", "capture_rate", "n_qh_unpriced")
         .sort("strategy", "asset_id", "delivery_day")
     )
 
@@ -121,7 +127,19 @@ def bootstrap_ci(values: np.ndarray, n_resamples: int = 2000, seed: int = 0, lev
 
 def summary(results: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
     """Per strategy: portfolio net euros per day (mean and 95 % bootstrap CI over days), total
-    net, imbalance cost and the capture rate of the portfolio (sum of net / sum of the bound)."""
+    net, imbalance cost and the capture rate of the portfolio (sum of net / sum of the bound).
+
+    With an ``asset_type`` column (renewables and hydro in one run) the summary is per asset type
+    and strategy, each against the bound of its own assets.
+    """
+    if "asset_type" not in results.columns:
+        return _summary(results, seed)
+    parts = [_summary(results.filter(pl.col("asset_type") == kind), seed).select(
+        pl.lit(kind).alias("asset_type"), pl.all()) for kind in results["asset_type"].unique().sort().to_list()]
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _summary(results: pl.DataFrame, seed: int) -> pl.DataFrame:
     per_day = results.group_by("strategy", "delivery_day").agg(pl.col("net_eur", "imbalance_cost_eur", "revenue_eur").sum())
     bound = float(results.filter(pl.col("strategy") == PERFECT)["net_eur"].sum())
     rows = []

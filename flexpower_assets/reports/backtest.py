@@ -16,7 +16,8 @@ import polars as pl
 
 from flexpower_assets.reports.html import write_plotly_bundle
 
-COLOURS = {"point": "#1f77b4", "quantile": "#2ca02c", "perfect_foresight": "#7f7f7f"}
+COLOURS = {"point": "#1f77b4", "quantile": "#2ca02c", "perfect_foresight": "#7f7f7f", "scenario_curves": "#9467bd"}
+DASH = {"reservoir_hydro": "dash"}
 
 
 def report_path(data_dir: Path, first: date, last: date) -> Path:
@@ -39,28 +40,37 @@ def _fmt(value) -> str:
 
 
 def render_backtest_report(results: pl.DataFrame, summary: pl.DataFrame, quality: pl.DataFrame, levels: pl.DataFrame,
-                           path: Path) -> Path:
-    """Write the report for ``results`` (``backtest_result`` rows) to ``path``; return it."""
+                           path: Path, skipped: pl.DataFrame | None = None) -> Path:
+    """Write the report for ``results`` (``backtest_result`` rows) to ``path``; return it.
+
+    Renewables and hydro plants (``asset_type``) are shown as separate series, each strategy's
+    capture rate against the perfect foresight of its own assets; ``skipped`` lists the plants and
+    days left out of the run with the reason."""
     path.parent.mkdir(parents=True, exist_ok=True)
     bundle = write_plotly_bundle(path.parent)
-    daily = results.group_by("strategy", "delivery_day").agg(pl.col("net_eur", "imbalance_cost_eur", "revenue_eur").sum()).sort(
-        "strategy", "delivery_day")
-    bound = daily.filter(pl.col("strategy") == "perfect_foresight").select("delivery_day", bound="net_eur")
-    daily = daily.join(bound, on="delivery_day", how="left").with_columns(
+    if "asset_type" not in results.columns:
+        results = results.with_columns(asset_type=pl.lit("renewable"))
+    several = results["asset_type"].n_unique() > 1
+    daily = results.group_by("asset_type", "strategy", "delivery_day").agg(
+        pl.col("net_eur", "imbalance_cost_eur", "revenue_eur").sum()).sort("asset_type", "strategy", "delivery_day")
+    bound = daily.filter(pl.col("strategy") == "perfect_foresight").select("asset_type", "delivery_day", bound="net_eur")
+    daily = daily.join(bound, on=["asset_type", "delivery_day"], how="left").with_columns(
         capture_rate=pl.when(pl.col("bound") > 0).then(pl.col("net_eur") / pl.col("bound")))
     figures = []
     cumulative, cost, capture = go.Figure(), go.Figure(), go.Figure()
-    for strategy in daily["strategy"].unique().sort().to_list():
-        mine = daily.filter(pl.col("strategy") == strategy)
+    for (kind, strategy), mine in sorted(daily.partition_by("asset_type", "strategy", as_dict=True).items()):
         colour = COLOURS.get(strategy, "#d62728")
+        name = f"{kind}: {strategy}" if several else strategy
+        line = {"color": colour, "dash": DASH.get(kind, "solid")}
         cumulative.add_trace(go.Scatter(x=mine["delivery_day"].to_list(), y=mine["net_eur"].cum_sum().to_list(),
-                                        name=strategy, line={"color": colour}))
-        cost.add_trace(go.Bar(x=mine["delivery_day"].to_list(), y=mine["imbalance_cost_eur"].to_list(), name=strategy,
+                                        name=name, line=line))
+        cost.add_trace(go.Bar(x=mine["delivery_day"].to_list(), y=mine["imbalance_cost_eur"].to_list(), name=name,
                               marker={"color": colour}))
         if strategy != "perfect_foresight":
-            capture.add_trace(go.Scatter(x=mine["delivery_day"].to_list(), y=mine["capture_rate"].to_list(), name=strategy,
-                                         mode="lines+markers", line={"color": colour}))
-    cumulative.update_layout(title="Cumulative net EUR (revenue - imbalance cost), portfolio", yaxis_title="EUR")
+            capture.add_trace(go.Scatter(x=mine["delivery_day"].to_list(), y=mine["capture_rate"].to_list(), name=name,
+                                         mode="lines+markers", line=line))
+    cumulative.update_layout(title="Cumulative net EUR (revenue - imbalance cost, + end water value for hydro)",
+                             yaxis_title="EUR")
     cost.update_layout(title="Imbalance cost per day (positive = cost)", yaxis_title="EUR", barmode="group")
     capture.update_layout(title="Capture rate per day (net / perfect-foresight net)", yaxis_title="share")
     if quality.height:
@@ -80,11 +90,14 @@ def render_backtest_report(results: pl.DataFrame, summary: pl.DataFrame, quality
         "padding:3px 8px;text-align:right}</style></head><body>"
         f"<h1>Backtest {first} .. {last}</h1>"
         "<p>Each day replayed with what was known at its gate closure (D-1 12:00 Berlin); settled at the realised "
-        "auction price and reBAP. The confidence interval is a 95 % bootstrap over days of the portfolio's daily net: "
+        "auction price and reBAP. Hydro plants: the scenario curves the bid pipeline would have made, cleared at the "
+        "realised price, re-dispatched as close to the accepted schedule as the realised inflow allows, the deviation "
+        "priced by the reBAP, plus the water value of the content change. The confidence interval is a 95 % bootstrap over days of the portfolio's daily net: "
         "two strategies whose intervals overlap widely are not told apart by this history.</p>"
         f"<h2>Summary</h2>{_table(summary)}"
         f"<h2>Forecast quality next to the euros</h2>{_table(quality) if quality.height else '<p>no skill yet</p>'}"
-        f"<h2>Quantile level sold per day (critical ratio)</h2>{_table(levels)}"
+        f"<h2>Quantile level sold per day (critical ratio)</h2>{_table(levels) if levels.height else '<p>no renewables</p>'}"
+        + (f"<h2>Left out (not replayed)</h2>{_table(skipped)}" if skipped is not None and skipped.height else "")
         + "".join(parts) + "</body></html>"
     )
     path.write_text(html, encoding="utf-8")

@@ -57,6 +57,8 @@ class BacktestResult(pa.DataFrameModel):
     imbalance_cost_eur: float = pa.Field(nullable=True)
     net_eur: float = pa.Field(nullable=True)
     capture_rate: float = pa.Field(nullable=True)
+    asset_type: str = pa.Field(isin=["renewable", "reservoir_hydro"])
+    end_water_value_eur: float = pa.Field(nullable=True)  # hydro: water value x (content_T - content_0); null for renewables
 
     class Config:
         unique = ["strategy", "asset_id", "delivery_day"]
