@@ -105,8 +105,9 @@ def stage(rows: pl.DataFrame, kind: str, staging: Path, chunk_name: str) -> None
 def by_delivery_day(rows: pl.DataFrame, column: str) -> dict[str, pl.DataFrame]:
     """The rows of each Berlin delivery day of ``column`` (a UTC time), by day (``YYYY-MM-DD``).
 
-    A chunk spans a few days, so each day's rows are taken with one range filter between the
-    day's UTC bounds: no time-zone conversion per row. Rows without a time go under ``None``.
+    A chunk spans a few days: each row's day is found by one binary search among the days' UTC
+    starts (no time-zone conversion per row), and the rows are split by it in one pass, in their
+    order. Rows without a time go under ``None``.
     """
     if rows.is_empty():
         return {}
@@ -115,15 +116,14 @@ def by_delivery_day(rows: pl.DataFrame, column: str) -> dict[str, pl.DataFrame]:
         return {str(day): part.drop("_day") for (day,), part in keyed.partition_by("_day", as_dict=True).items()}
     bounds = rows.select(first=delivery_day_of(pl.col(column).min()), last=delivery_day_of(pl.col(column).max()))
     first, last = bounds.row(0)
-    groups: dict[str, pl.DataFrame] = {}
-    day = first
-    while day <= last:
-        start, end = day_window(day)
-        part = rows.filter((pl.col(column) >= start) & (pl.col(column) < end))
-        if part.height:
-            groups[str(day)] = part
-        day += timedelta(days=1)
-    return groups
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    if len(days) == 1:
+        return {str(first): rows}
+    # day k holds [start of day k, start of day k + 1): the days' windows meet end to start
+    starts = pl.Series([day_window(day)[0] for day in days]).cast(rows[column].dtype)
+    which = starts.search_sorted(rows[column], side="right") - 1
+    parts = rows.with_columns(which.alias("_day")).partition_by("_day", as_dict=True, maintain_order=True)
+    return {str(days[k]): part.drop("_day") for (k,), part in sorted(parts.items())}
 
 
 def file_days(kind: str, frame: pl.DataFrame) -> list[date]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from flexpower_assets.ingestion.hashing import file_id_of
@@ -114,11 +115,17 @@ def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, 
     per_file = per_file_stats(kind_name, rows)
     clock.lap("per-file figures")
     if rows.height:
-        staged = rows.with_columns(
-            file_id=pl.col("file_index").replace_strict(file_ids, return_dtype=pl.Int64)).drop("file_index")
+        staged = rows.with_columns(file_id=_file_ids_of(rows["file_index"], file_ids)).drop("file_index")
         stage(staged, kind_name, staging, f"{registered_at:%Y%m%dT%H%M%S%f}-{abs(next(iter(file_ids.values())))}")
     clock.lap("stage (Parquet)")
     return ParsedChunk(sha256=shas, errors=errors, per_file=per_file, file_ids=file_ids, seconds=clock.seconds)
+
+
+def _file_ids_of(file_index: pl.Series, file_ids: dict[int, int]) -> pl.Series:
+    """The file id of each row, looked up by its file index (every index is one of ``file_ids``)."""
+    lookup = np.zeros(max(file_ids) + 1, dtype=np.int64)
+    lookup[list(file_ids)] = list(file_ids.values())
+    return pl.Series("file_id", lookup[file_index.to_numpy()], dtype=pl.Int64)
 
 
 class _Clock:
