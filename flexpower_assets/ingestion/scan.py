@@ -88,13 +88,15 @@ def landing_files(landing_dir: Path, stats: pl.DataFrame, kinds: Collection[str]
     """
     root = str(landing_dir)
     found: list[LandingFile] = []
-    for relative, size, mtime, ctime in stats.select(*SCAN_SCHEMA).iter_rows():
+    # sorted as columns (UTF-8 bytes sort as the code points of Python's str do)
+    ordered = stats.select(*SCAN_SCHEMA, arrived_ns=pl.max_horizontal("mtime_ns", "ctime_ns")).sort(
+        "arrived_ns", "path")
+    for relative, size, mtime, ctime, arrived in ordered.iter_rows():
         kind = classify(relative)
         if kinds is not None and kind is not None and kind.name not in kinds:
             continue
         found.append(LandingFile(root=root, relative=relative, kind=kind, size_bytes=size, mtime_ns=mtime,
-                                 arrived_ns=max(mtime, ctime), ctime_ns=ctime))
-    found.sort(key=lambda f: (f.arrived_ns, f.relative))
+                                 arrived_ns=arrived, ctime_ns=ctime))
     return found
 
 
