@@ -101,7 +101,8 @@ def _sync(landing_dir: Path, warehouse: Warehouse, kinds: Collection[str] | None
     settled, unsettled = settled_stats(scan_stats(landing_dir, kinds), min_age_s, now)
     report.unsettled = [f.relative for f in landing_files(landing_dir, unsettled, kinds)]
     lap("scan folders")
-    if pool.workers > 1 and settled.height - n_registrations(warehouse) >= parse_workers.PARALLEL_FROM_FILES:
+    many = parse_workers.PARALLEL_FROM_FILES
+    if pool.workers > 1 and settled.height >= many and settled.height - n_registrations(warehouse) >= many:
         pool.start()  # surely many new files: the workers start up while the catalog is compared
         lap("start workers")
     changed_rows = changed_files(warehouse, kinds, settled)

@@ -144,6 +144,11 @@ def test_many_forecast_files_parse_in_worker_processes_with_one_bad_file(tmp_pat
     assert report.counts[("forecast", "rejected")] == 1
     assert "A1_20250607T2237Z.json" in report.rejected[0][1]
     assert sorted(accepted_rows(warehouse, "forecast")["power_kw"].to_list()) == [0.0, 1.0, 2.0]
+    # 4 files, none registered: surely "many", so the workers started while the catalog was compared
+    assert "start workers" in report.seconds
+    # nothing new: the next sync starts no worker
+    again = sync_landing(landing, warehouse, workers=2)
+    assert again.n_new == 0 and "start workers" not in again.seconds
 
 
 def test_a_correction_after_a_rejected_redelivery_replaces_the_original(tmp_path, warehouse):
