@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,12 @@ def morning_before(day: date) -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of the finished child processes (and theirs, once waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def runs_per_hour(runs: int, seconds: float) -> float:
@@ -170,7 +177,7 @@ def _measure(storage: str, runs: int, client_ids: list[str], scenarios: int, roo
             echo(f"instance {instance_file.name}: {type(instance.run_storage).__name__}, "
                  f"{type(instance.run_coordinator).__name__} (max {queue.max_concurrent_runs} concurrent runs), "
                  f"run monitoring {'on' if instance.run_monitoring_enabled else 'off'}")
-            load_before = os.getloadavg()
+            load_before, cpu_before = os.getloadavg(), _children_cpu_s()
             daemon_log = (root / "daemon.log").open("w")
             daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w",
                                        str(PROJECT_ROOT / "workspace.yaml")], cwd=PROJECT_ROOT,
@@ -189,9 +196,13 @@ def _measure(storage: str, runs: int, client_ids: list[str], scenarios: int, roo
                 except subprocess.TimeoutExpired:
                     daemon.kill()
                 daemon_log.close()
-            load_after = os.getloadavg()
-    return _summarise(storage, runs, client_ids, scenarios, records, submitted_at, queue.max_concurrent_runs,
-                      load_before, load_after, echo)
+            load_after, cpu_s = os.getloadavg(), _children_cpu_s() - cpu_before
+    summary = _summarise(storage, runs, client_ids, scenarios, records, submitted_at, queue.max_concurrent_runs,
+                         load_before, load_after, echo)
+    summary["cpu_s_per_run"] = round(cpu_s / runs, 1)
+    echo(f"  CPU {cpu_s:.0f} s in the daemon, its code server and the run processes: {cpu_s / runs:.1f} s a run "
+         f"(at most {runs_per_hour(runs, cpu_s / (os.cpu_count() or 1)):.0f} runs an hour if they had every core)")
+    return summary
 
 
 def _wait_for_daemon(instance, daemon: subprocess.Popen, log: Path, timeout_s: float = 300.0) -> None:

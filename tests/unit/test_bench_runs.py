@@ -28,3 +28,25 @@ def test_run_plan_goes_day_by_day_and_never_repeats_a_pair():
     d0, d1, d2 = date(2025, 10, 15), date(2025, 10, 16), date(2025, 10, 17)
     assert plan == [(d0, "A"), (d1, "A"), (d2, "A"), (d0, "B"), (d1, "B")]
     assert len(set(plan)) == 5
+
+
+def test_without_postgresql_and_without_apt_the_benchmark_fails_with_the_reason(monkeypatch):
+    from flexpower_assets.bench import postgres
+
+    monkeypatch.setattr(postgres, "server_bin_dir", lambda: None)
+    monkeypatch.setattr(postgres.shutil, "which", lambda name: None)
+    with pytest.raises(postgres.PostgresUnavailable, match="no apt-get to install Debian's 'postgresql'"):
+        postgres.ensure_installed(echo=lambda _line: None)
+
+
+def test_a_failing_apt_get_is_reported_with_its_output(monkeypatch):
+    import subprocess
+
+    from flexpower_assets.bench import postgres
+
+    monkeypatch.setattr(postgres, "server_bin_dir", lambda: None)
+    monkeypatch.setattr(postgres.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(postgres.subprocess, "run", lambda command, **kw: subprocess.CompletedProcess(
+        command, 100, "", "E: Unable to locate package postgresql"))
+    with pytest.raises(postgres.PostgresUnavailable, match="exit 100.*Unable to locate package postgresql"):
+        postgres.ensure_installed(echo=lambda _line: None)
