@@ -104,7 +104,8 @@ def day_ranges(days: list[date], days_per_run: int = DAYS_PER_RUN) -> list[tuple
 
 def range_support(defs: dg.Definitions, job_name: str) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
     """A job's assets that build a range of days in one run (they declare a backfill policy), and
-    those that build one day at a time."""
+    those that build one day at a time (none in ``daily_job``: Dagster then backfills the job as
+    one run per range, ``tests/unit/test_backfill_policy.py``)."""
     graph = defs.resolve_asset_graph()
     keys = sorted(defs.resolve_job_def(job_name).asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
     ranged = [key for key in keys if graph.get(key).backfill_policy is not None]
@@ -122,18 +123,16 @@ def materialize_days(defs: dg.Definitions, dagster_instance: dg.DagsterInstance,
                      days_per_run: int = DAYS_PER_RUN) -> list[str]:
     """Build ``days`` with ``daily_job`` (and their reports), one run per range of days.
 
-    Assets that declare no backfill policy (they build one day at a time) follow the range run,
-    one run per day. A range whose run fails is run again day by day, so every day that can be
-    built is built and the failing days are named, as if each day had run on its own. Returns the
-    failed days.
+    Every asset of ``daily_job`` builds a range in one run (the forecast-quantile step builds its
+    days in order inside the step). A range whose run fails is run again day by day, so every day
+    that can be built is built and the failing days are named, as if each day had run on its own.
+    Returns the failed days.
     """
     echo_error = echo_error or echo
     failed: list[str] = []
-    ranged, one_day_only = range_support(defs, "daily_job")
     for first, last in day_ranges(days, days_per_run):
         began = time.perf_counter()
-        summary = run_partition(defs, "daily_job", first, dagster_instance, last,
-                                asset_selection=ranged if one_day_only and first != last else None)
+        summary = run_partition(defs, "daily_job", first, dagster_instance, last)
         echo(_status(summary, "daily_job", time.perf_counter() - began))
         for check in summary.failed_checks:
             echo(f"    check failed: {check}")
@@ -154,15 +153,6 @@ def materialize_days(defs: dg.Definitions, dagster_instance: dg.DagsterInstance,
                         echo_error(f"    error: {single.error}")
             else:
                 failed.append(first)
-        if one_day_only and first != last and summary.success:
-            # the assets that build one day at a time (no backfill policy), day by day, after the range
-            for key in day_keys(date.fromisoformat(first), date.fromisoformat(last)):
-                began = time.perf_counter()
-                single = run_partition(defs, "daily_job", key, dagster_instance, asset_selection=one_day_only)
-                echo("    " + _status(single, "daily_job", time.perf_counter() - began))
-                if not single.success:
-                    failed.append(key)
-                    echo_error(f"    error: {single.error}")
         if not reports:
             continue
         for run_first, run_last in built:  # no reports over a day whose tables did not build

@@ -1,110 +1,150 @@
-"""The DuckDB IO manager: dagster-duckdb with polars, made safe for concurrent runs.
+"""The DuckDB IO manager: polars frames as DuckDB tables, safe for concurrent runs.
 
-It is dagster-duckdb's ``DuckDBIOManager`` with two changes:
+A ``ConfigurableIOManager`` on Dagster's public API. It stores an asset as the table named by its
+key (the schema from the asset's ``schema`` metadata, else the key's prefix) the way
+dagster-duckdb's ``DuckDBIOManager`` lays tables out, with what this platform needs besides:
 - every connection goes through ``Warehouse`` (an exclusive lock for writing, a shared one for
   reading), so a week's backfill queues for the file instead of failing on DuckDB's lock;
-- a partition is replaced atomically: the delete of the partition's rows and the insert of the
-  new ones run in one transaction, so a failed write never leaves a day half-empty.
-Frames are inserted by column name, an empty frame still creates its (typed) table, and
-timestamps come back as ``UTC`` whatever zone label DuckDB gives them.
+- a partition (or a range of partitions: a backfill run) is replaced atomically: the delete of its
+  rows (``partition_expr`` in the partition's time window) and the insert of the new ones run in
+  one transaction, so a failed write never leaves a day half-empty;
+- frames are inserted by column name, a column the table lacks is added (a warehouse built by an
+  earlier version takes it), an empty frame still creates its (typed) table;
+- timestamps come back as ``UTC`` whatever zone label DuckDB gives them; a table that does not
+  exist yet loads as an empty frame.
+Values are bound as parameters; identifiers are the code base's own asset keys and metadata.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
-from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
 from flexpower_assets.markdown import markdown_table
 from resources.warehouse import Warehouse, as_utc
 
 
-def _table_exists(connection, table_slice: TableSlice) -> bool:
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class TablePart:
+    """The table of an asset and, for a partitioned one, the rows of its partitions."""
+
+    schema: str
+    table: str
+    partition_expr: str | None = None
+    window: tuple[datetime, datetime] | None = None  # local wall-clock start and end of the partitions
+    no_partitions: bool = False  # partitioned, but no partition is asked for
+
+    @property
+    def name(self) -> str:
+        return f"{_quoted(self.schema)}.{_quoted(self.table)}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    def where(self) -> tuple[str, list]:
+        if self.window is None:
+            return "", []
+        return f" where {_quoted(self.partition_expr)} >= ? and {_quoted(self.partition_expr)} < ?", list(self.window)
+
+    def query(self) -> str:
+        """The select of these rows as the UI shows it."""
+        if self.window is None:
+            return f"SELECT * FROM {self.label}"
+        start, end = (moment.strftime("%Y-%m-%d %H:%M:%S") for moment in self.window)
+        return f"SELECT * FROM {self.label} WHERE {self.partition_expr} >= '{start}' AND {self.partition_expr} < '{end}'"
+
+
+def table_part(context: dg.InputContext | dg.OutputContext, metadata: dict) -> TablePart:
+    """Where an asset's rows live: ``metadata`` is the asset's definition metadata."""
+    path = context.asset_key.path
+    schema = metadata.get("schema") or (path[-2] if len(path) > 1 else "public")
+    if not context.has_asset_partitions:
+        return TablePart(schema, path[-1])
+    partition_expr = metadata.get("partition_expr")
+    if partition_expr is None:
+        raise ValueError(f"Asset '{context.asset_key.to_user_string()}' has partitions, but no 'partition_expr' "
+                         "metadata value, so the column it is partitioned on is unknown.")
+    if not isinstance(context.asset_partitions_def, dg.TimeWindowPartitionsDefinition):
+        raise ValueError(f"Asset '{context.asset_key.to_user_string()}': only time-window partitions are stored "
+                         "by this IO manager.")
+    if not context.asset_partition_keys:
+        return TablePart(schema, path[-1], partition_expr, no_partitions=True)
+    window = context.asset_partitions_time_window
+    # the partitions' local wall clock (a Berlin day starts at its local midnight), as dagster-duckdb compares it
+    return TablePart(schema, path[-1], partition_expr,
+                     (window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)))
+
+
+def _exists(connection, part: TablePart) -> bool:
     return bool(connection.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [table_slice.schema, table_slice.table],
-    ).fetchone()[0])
+        [part.schema, part.table]).fetchone()[0])
 
 
-class LockedDuckDbClient(DuckDbClient):
-    @staticmethod
-    @contextmanager
-    def connect(context, _table_slice) -> Iterator:
-        warehouse = Warehouse(Path(context.resource_config["database"]))
-        if isinstance(context, dg.OutputContext):
-            with warehouse.writer() as conn:
-                yield conn
-        else:
-            with warehouse.reader() as conn:
-                yield conn
-
-    @staticmethod
-    def delete_table_slice(context, table_slice: TableSlice, connection) -> None:
-        # checked first: a failing statement would abort the surrounding transaction
-        if _table_exists(connection, table_slice):
-            connection.execute(_get_cleanup_statement(table_slice))
-
-
-def _add_new_columns(connection, table_slice: TableSlice, target: str, arrow) -> None:  # noqa: ARG001
-    """Columns of the frame (``arrow``, read by DuckDB) that the table lacks are added (empty for the rows before),
-    so a warehouse built by an earlier version takes a new column instead of failing the insert."""
+def _add_new_columns(connection, part: TablePart, arrow) -> None:  # noqa: ARG001 (``arrow`` is read by DuckDB)
+    """Columns of the frame that the table lacks are added (empty for the rows before), so a
+    warehouse built by an earlier version takes a new column instead of failing the insert."""
     existing = {row[0] for row in connection.execute(
         "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [table_slice.schema, table_slice.table]).fetchall()}
+        [part.schema, part.table]).fetchall()}
     for name, dtype in connection.execute("select column_name, column_type from (describe select * from arrow)").fetchall():
         if name not in existing:
-            connection.execute(f'alter table {target} add column "{name.replace(chr(34), chr(34) * 2)}" {dtype}')
+            connection.execute(f"alter table {part.name} add column {_quoted(name)} {dtype}")
 
 
-class PolarsFrameHandler(DuckDBPolarsTypeHandler):
-    def handle_output(self, context, table_slice: TableSlice, obj: pl.DataFrame, connection):
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores polars frames as DuckDB tables; daily assets replace their ``delivery_day`` rows."""
+
+    database: str
+
+    def _warehouse(self) -> Warehouse:
+        return Warehouse(Path(self.database))
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        if not isinstance(obj, pl.DataFrame):
+            raise TypeError(f"WarehouseIOManager stores polars DataFrames; "
+                            f"{context.asset_key.to_user_string()} returned {type(obj).__name__}")
+        part = table_part(context, dict(context.definition_metadata or {}))
         arrow = obj.to_arrow()  # noqa: F841 (read by DuckDB)
-        target = f"{table_slice.schema}.{table_slice.table}"
-        connection.execute(f"create schema if not exists {table_slice.schema}")
-        connection.execute(f"create table if not exists {target} as select * from arrow limit 0")
-        _add_new_columns(connection, table_slice, target, arrow)
-        if obj.height:
-            connection.execute(f"insert into {target} by name select * from arrow")
+        with self._warehouse().writer() as connection:  # one transaction: delete and insert, or neither
+            connection.execute(f"create schema if not exists {_quoted(part.schema)}")
+            if _exists(connection, part):
+                where, params = part.where()
+                connection.execute(f"delete from {part.name}{where}", params)
+            connection.execute(f"create table if not exists {part.name} as select * from arrow limit 0")
+            _add_new_columns(connection, part, arrow)
+            if obj.height:
+                connection.execute(f"insert into {part.name} by name select * from arrow")
         context.add_output_metadata({
             "row_count": obj.height,
-            "table": target,
+            "table": part.label,
             "preview": dg.MetadataValue.md(markdown_table(obj)),
             "dataframe_columns": dg.MetadataValue.table_schema(dg.TableSchema(columns=[
                 dg.TableColumn(name=name, type=str(dtype)) for name, dtype in obj.schema.items()
             ])),
+            "Query": part.query(),
+            # Dagster's documented key for the table an asset is stored in (database.schema.table)
+            "dagster/table_name": f"{self.database}.{part.label}",
         })
 
-    def load_input(self, context, table_slice: TableSlice, connection) -> pl.DataFrame:
-        if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        upstream = context.upstream_output
+        part = table_part(context, dict((upstream.definition_metadata if upstream else None) or {}))
+        if part.no_partitions:
             return pl.DataFrame()
-        if not _table_exists(connection, table_slice):
-            return pl.DataFrame()
-        return as_utc(connection.execute(DuckDbClient.get_select_statement(table_slice)).pl())
-
-
-class WarehouseIOManager(DuckDBIOManager):
-    """Stores polars frames as DuckDB tables; daily assets replace their ``delivery_day`` rows."""
-
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [PolarsFrameHandler()]
-
-    @staticmethod
-    def default_load_type() -> type | None:
-        return pl.DataFrame
-
-    def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(
-            db_client=LockedDuckDbClient(),
-            database=self.database,
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=self.default_load_type(),
-            io_manager_name="WarehouseIOManager",
-        )
+        columns = (context.definition_metadata or {}).get("columns")
+        selected = ", ".join(_quoted(column) for column in columns) if columns else "*"
+        with self._warehouse().reader() as connection:
+            if not _exists(connection, part):
+                return pl.DataFrame()
+            where, params = part.where()
+            return as_utc(connection.execute(f"select {selected} from {part.name}{where}", params).pl())

@@ -123,13 +123,14 @@ def merge_metadata(per_day: list[tuple[date, Mapping[str, Any]]]) -> dict:
     return merged
 
 
-def check_events(table: Table, per_day: list[tuple[date, list[dg.AssetCheckResult]]]
+def check_events(table: Table | Sequence[dg.AssetCheckSpec], per_day: list[tuple[date, list[dg.AssetCheckResult]]]
                  ) -> list[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
     """A one-day run yields its check results as they are; a range yields every day's result as
-    an evaluation of that day's partition (Dagster gives a range step no single partition)."""
+    an evaluation of that day's partition (Dagster gives a range step no single partition).
+    ``table``: the table whose checks these are, or the check specs themselves."""
     if len(per_day) == 1:
         return list(per_day[0][1])
-    specs = {(spec.asset_key, spec.name): spec for spec in table.checks}
+    specs = {(spec.asset_key, spec.name): spec for spec in (table.checks if isinstance(table, Table) else table)}
     events = []
     for day, results in per_day:
         for result in results:

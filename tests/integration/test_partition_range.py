@@ -40,16 +40,18 @@ def test_three_days_in_one_run_equal_three_one_day_runs(sample_landing, tmp_path
         defs = build_defs(one_run)
         assert materialize_days(defs, instance, [date.fromisoformat(day) for day in DAYS], echo=lambda _: None) == []
         ranged_keys, one_day_keys = range_support(defs, "daily_job")
-        assert dg.AssetKey("best_of_infeed") in ranged_keys and len(ranged_keys) == 26
+        # the day's 26 tables and the 4 forecast-quantile assets: every asset of the job
+        assert dg.AssetKey("best_of_infeed") in ranged_keys and len(ranged_keys) == 26 + 4 and one_day_keys == []
         runs = instance.get_runs()
         range_runs = [run for run in runs if RANGE_START_TAG in run.tags]
-        # the tables' run and the reports' run, each over the three days; then the assets that
-        # build one day at a time (no backfill policy), one run per day
+        # the tables' run and the reports' run, each over the three days (no asset of the job
+        # builds one day at a time)
         assert sorted(run.job_name for run in range_runs) == ["daily_job", "daily_reports_job"]
         assert {(run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG]) for run in range_runs} == {(DAYS[0], DAYS[-1])}
         assert len(runs) == 2 + (len(DAYS) if one_day_keys else 0)
         summary = next(run for run in range_runs if run.job_name == "daily_job")
-        range_tables = {".".join(key.path) if len(key.path) > 1 else f"main.{key.path[0]}" for key in ranged_keys}
+        step_keys = defs.resolve_assets_def(dg.AssetKey("best_of_infeed")).keys  # the day's 26 tables
+        range_tables = {".".join(key.path) if len(key.path) > 1 else f"main.{key.path[0]}" for key in step_keys}
         # Dagster records every day of the range as materialized, per asset
         assert instance.get_materialized_partitions(dg.AssetKey("best_of_infeed")) == set(DAYS)
         assert instance.get_materialized_partitions(dg.AssetKey(["raw", "raw_vpp__forecasts"])) == set(DAYS)
