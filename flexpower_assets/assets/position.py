@@ -16,12 +16,13 @@ import polars as pl
 
 from flexpower_assets.assets.metadata import markdown_table, partitioned_check_spec, schema_check, schema_check_spec
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
+from flexpower_assets.assets.steps import check_events, merge_metadata
 from flexpower_assets.bidding.orders import gate_closure
 from flexpower_assets.domain import portfolio
 from flexpower_assets.domain import position as rules
 from flexpower_assets.domain.time import quarter_hours
 from flexpower_assets.ingestion.catalog import accepted_rows, sync_landing
-from flexpower_assets.partitions import daily_partitions, partition_day, partition_window
+from flexpower_assets.partitions import DeliveryDay, daily_backfill_policy, daily_partitions, partition_delivery_days
 from flexpower_assets.schemas.position import OpenPosition
 from resources.landing import LandingZone
 from resources.position import PositionResource
@@ -66,30 +67,49 @@ def auction_prices(landing: LandingZone, warehouse: Warehouse, day: date, grid: 
         "delivery_start", "price_eur_per_mwh").unique("delivery_start", keep="last")
 
 
+CHECKS = [schema_check_spec("open_position", OpenPosition),
+          partitioned_check_spec(CHECK, asset="open_position",
+                                 description="No QH starting within warn_within_minutes has an open "
+                                             "position above max_open_share_of_capacity of the "
+                                             "portfolio's capacity (resource `position`).")]
+
+
 @dg.asset(
-    group_name="trading", partitions_def=daily_partitions,
+    group_name="trading", partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
     metadata={"partition_expr": "delivery_day", "schema": "main"}, kinds={"duckdb", "polars"},
     ins={"forecast_rows": dg.AssetIn(key=RAW_ASSET_KEYS["forecast"]),
          "private_trades": dg.AssetIn(key=RAW_ASSET_KEYS["private_trades"]),
          "portfolio_frame": dg.AssetIn(key=["core", "portfolio_assets"])},
     deps=[dg.AssetKey("asset_forecast_quantile"), dg.AssetKey("bid_submission")],
-    check_specs=[schema_check_spec("open_position", OpenPosition),
-                 partitioned_check_spec(CHECK, asset="open_position",
-                                        description="No QH starting within warn_within_minutes has an open "
-                                                    "position above max_open_share_of_capacity of the "
-                                                    "portfolio's capacity (resource `position`).")],
+    check_specs=CHECKS,
     description="Open position per QH as of the platform clock: latest forecast (P10/P90 of the champion) "
                 "minus the MWh sold (day-ahead accepted + net intraday); positive = long, still to sell.",
 )
 def open_position(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame, private_trades: pl.DataFrame,
                   portfolio_frame: pl.DataFrame, warehouse: WarehouseResource, landing: LandingZone,
                   position: PositionResource):
-    day = partition_day(context)
+    # a range of days (a backfill run) is built day by day, each day with its own rows
+    per_day = [(d.day, position_of_day(d, *(_of_day(frame, d.day) for frame in (forecast_rows, private_trades,
+                                                                                portfolio_frame)),
+                                       warehouse, landing, position)) for d in partition_delivery_days(context)]
+    frame = per_day[0][1][0] if len(per_day) == 1 else pl.concat([one[0] for _day, one in per_day], how="vertical_relaxed")
+    yield dg.Output(frame, metadata=merge_metadata([(day, one[1]) for day, one in per_day]))
+    yield from check_events(CHECKS, [(day, one[2]) for day, one in per_day])
+
+
+def _of_day(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    return frame.filter(pl.col("delivery_day") == day) if "delivery_day" in frame.columns else frame
+
+
+def position_of_day(d: DeliveryDay, forecast_rows: pl.DataFrame, private_trades: pl.DataFrame,
+                    portfolio_frame: pl.DataFrame, warehouse: WarehouseResource, landing: LandingZone,
+                    position: PositionResource) -> tuple[pl.DataFrame, dict, list[dg.AssetCheckResult]]:
+    """One day's open position, its metadata and its check results."""
+    day, start, end = d.day, d.start, d.end
     if portfolio_frame.is_empty():
         raise dg.Failure(description=f"No portfolio built for {day} (core/portfolio_assets is empty): build the "
                                      "day with daily_job first; an open position without its assets would "
                                      "count trades against no forecast.")
-    start, end = partition_window(context)
     as_of = position.clock()
     store = warehouse.get()
     grid = quarter_hours(start, end)
@@ -105,7 +125,7 @@ def open_position(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame
                                         OpenPosition, "open_position", day)
     limits = position.limits()
     warnings = rules.open_warnings(frame, limits)
-    yield dg.Output(frame, metadata={
+    metadata = {
         "as_of_utc": as_of.isoformat(), "capacity_mw": round(capacity_mw, 3),
         "forecast_mwh": round(float(frame["forecast_mwh"].sum()), 3),
         "day_ahead_mwh": round(float(frame["day_ahead_mwh"].sum()), 3),
@@ -113,15 +133,14 @@ def open_position(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame
         "intraday_net_mwh": round(float(frame["intraday_net_mwh"].sum()), 3),
         "open_mwh": round(float(frame["open_mwh"].sum()), 3),
         "qh_without_quantile": int((frame["n_without_quantile"] > 0).sum()),
-    })
-    yield schema_result
-    yield dg.AssetCheckResult(
+    }
+    return frame, metadata, [schema_result, dg.AssetCheckResult(
         check_name=CHECK, asset_key=dg.AssetKey("open_position"), passed=warnings.is_empty(), severity=WARN,
         description=f"delivery day {day}", metadata={
             "delivery_day": day.isoformat(), "as_of_utc": as_of.isoformat(),
             "max_open_share_of_capacity": limits.max_open_share_of_capacity,
             "warn_within_minutes": limits.warn_within_minutes, "n_qh_above": warnings.height,
-            "qh_above": dg.MetadataValue.md(markdown_table(warnings))})
+            "qh_above": dg.MetadataValue.md(markdown_table(warnings))})]
 
 
 position_assets = [open_position]

@@ -40,8 +40,8 @@ def test_three_days_in_one_run_equal_three_one_day_runs(sample_landing, tmp_path
         defs = build_defs(one_run)
         assert materialize_days(defs, instance, [date.fromisoformat(day) for day in DAYS], echo=lambda _: None) == []
         ranged_keys, one_day_keys = range_support(defs, "daily_job")
-        # the day's 26 tables and the 4 forecast-quantile assets: every asset of the job
-        assert dg.AssetKey("best_of_infeed") in ranged_keys and len(ranged_keys) == 26 + 4 and one_day_keys == []
+        # the day's 26 tables, the 4 forecast-quantile assets and the open position: every asset of the job
+        assert dg.AssetKey("best_of_infeed") in ranged_keys and len(ranged_keys) == 26 + 4 + 1 and one_day_keys == []
         runs = instance.get_runs()
         range_runs = [run for run in runs if RANGE_START_TAG in run.tags]
         # the tables' run and the reports' run, each over the three days (no asset of the job

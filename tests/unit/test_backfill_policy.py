@@ -25,4 +25,5 @@ def test_every_asset_of_daily_job_builds_a_range_in_one_run(tmp_path):
     ranged, one_day_only = range_support(defs, "daily_job")
     assert one_day_only == []
     assert {dg.AssetKey(["core", "gate_forecast"]), dg.AssetKey("forecast_skill"), dg.AssetKey("champion_history"),
-            dg.AssetKey("asset_forecast_quantile"), dg.AssetKey("best_of_infeed")} <= set(ranged)
+            dg.AssetKey("asset_forecast_quantile"), dg.AssetKey("best_of_infeed"), dg.AssetKey("open_position")
+            } <= set(ranged)
