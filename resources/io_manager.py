@@ -90,12 +90,16 @@ def _exists(connection, part: TablePart) -> bool:
         [part.schema, part.table]).fetchone()[0])
 
 
-def _add_new_columns(connection, part: TablePart, arrow) -> None:  # noqa: ARG001 (``arrow`` is read by DuckDB)
-    """Columns of the frame that the table lacks are added (empty for the rows before), so a
-    warehouse built by an earlier version takes a new column instead of failing the insert."""
-    existing = {row[0] for row in connection.execute(
+def _columns(connection, part: TablePart) -> set[str]:
+    """The table's columns (none: the table does not exist)."""
+    return {row[0] for row in connection.execute(
         "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
         [part.schema, part.table]).fetchall()}
+
+
+def _add_new_columns(connection, part: TablePart, existing: set[str], arrow) -> None:  # noqa: ARG001 (read by DuckDB)
+    """Columns of the frame that the table lacks are added (empty for the rows before), so a
+    warehouse built by an earlier version takes a new column instead of failing the insert."""
     for name, dtype in connection.execute("select column_name, column_type from (describe select * from arrow)").fetchall():
         if name not in existing:
             connection.execute(f"alter table {part.name} add column {_quoted(name)} {dtype}")
@@ -116,12 +120,15 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         part = table_part(context, dict(context.definition_metadata or {}))
         arrow = obj.to_arrow()  # noqa: F841 (read by DuckDB)
         with self._warehouse().writer() as connection:  # one transaction: delete and insert, or neither
-            connection.execute(f"create schema if not exists {_quoted(part.schema)}")
-            if _exists(connection, part):
+            existing = _columns(connection, part)  # one catalog query: does it exist, with which columns
+            if existing:
                 where, params = part.where()
                 connection.execute(f"delete from {part.name}{where}", params)
-            connection.execute(f"create table if not exists {part.name} as select * from arrow limit 0")
-            _add_new_columns(connection, part, arrow)
+                if set(obj.columns) - existing:
+                    _add_new_columns(connection, part, existing, arrow)
+            else:
+                connection.execute(f"create schema if not exists {_quoted(part.schema)}")
+                connection.execute(f"create table {part.name} as select * from arrow limit 0")
             if obj.height:
                 connection.execute(f"insert into {part.name} by name select * from arrow")
         context.add_output_metadata({

@@ -74,18 +74,23 @@ CHECKS = [schema_check_spec("open_position", OpenPosition),
                                              "portfolio's capacity (resource `position`).")]
 
 
-@dg.asset(
-    group_name="trading", partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
-    metadata={"partition_expr": "delivery_day", "schema": "main"}, kinds={"duckdb", "polars"},
+@dg.multi_asset(
+    # a multi-asset of one table so that, over a range of days, its checks are recorded per day
+    # (as evaluations of each day's partition) instead of once for the step
+    name="open_position", can_subset=True,
+    outs={"open_position": dg.AssetOut(
+        key=dg.AssetKey("open_position"), group_name="trading", is_required=False,
+        metadata={"partition_expr": "delivery_day", "schema": "main"}, kinds={"duckdb", "polars"},
+        description="Open position per QH as of the platform clock: latest forecast (P10/P90 of the champion) "
+                    "minus the MWh sold (day-ahead accepted + net intraday); positive = long, still to sell.")},
+    partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
     ins={"forecast_rows": dg.AssetIn(key=RAW_ASSET_KEYS["forecast"]),
          "private_trades": dg.AssetIn(key=RAW_ASSET_KEYS["private_trades"]),
          "portfolio_frame": dg.AssetIn(key=["core", "portfolio_assets"])},
     deps=[dg.AssetKey("asset_forecast_quantile"), dg.AssetKey("bid_submission")],
     check_specs=CHECKS,
-    description="Open position per QH as of the platform clock: latest forecast (P10/P90 of the champion) "
-                "minus the MWh sold (day-ahead accepted + net intraday); positive = long, still to sell.",
 )
-def open_position(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame, private_trades: pl.DataFrame,
+def open_position(context, forecast_rows: pl.DataFrame, private_trades: pl.DataFrame,
                   portfolio_frame: pl.DataFrame, warehouse: WarehouseResource, landing: LandingZone,
                   position: PositionResource):
     # a range of days (a backfill run) is built day by day, each day with its own rows
@@ -93,7 +98,7 @@ def open_position(context: dg.AssetExecutionContext, forecast_rows: pl.DataFrame
                                                                                 portfolio_frame)),
                                        warehouse, landing, position)) for d in partition_delivery_days(context)]
     frame = per_day[0][1][0] if len(per_day) == 1 else pl.concat([one[0] for _day, one in per_day], how="vertical_relaxed")
-    yield dg.Output(frame, metadata=merge_metadata([(day, one[1]) for day, one in per_day]))
+    yield dg.Output(frame, output_name="open_position", metadata=merge_metadata([(day, one[1]) for day, one in per_day]))
     yield from check_events(CHECKS, [(day, one[2]) for day, one in per_day])
 
 

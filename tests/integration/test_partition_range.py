@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, timezone
 
 import dagster as dg
 import polars as pl
@@ -34,8 +35,10 @@ def daily_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
 
 
 def test_three_days_in_one_run_equal_three_one_day_runs(sample_landing, tmp_path):
-    one_run = make_settings(sample_landing, tmp_path / "range")
-    day_by_day = make_settings(sample_landing, tmp_path / "days")
+    # one platform clock for both (the open position is taken as of it)
+    clock = datetime(2025, 6, 10, 12, tzinfo=timezone.utc)
+    one_run = replace(make_settings(sample_landing, tmp_path / "range"), now=clock)
+    day_by_day = replace(make_settings(sample_landing, tmp_path / "days"), now=clock)
     with dg.instance_for_test() as instance:
         defs = build_defs(one_run)
         assert materialize_days(defs, instance, [date.fromisoformat(day) for day in DAYS], echo=lambda _: None) == []
