@@ -142,9 +142,20 @@ def test_flexpower_briefing_command(world, tmp_path):  # noqa: F811
     env = {"FLEXPOWER_LANDING_DIR": str(bench.landing), "FLEXPOWER_WAREHOUSE": str(bench.root / "wh.duckdb"),
            "FLEXPOWER_DATA_DIR": str(bench.data), "FLEXPOWER_BIDDING_CONFIG": str(bench.config_path),
            "FLEXPOWER_NOW": case["now"], "DAGSTER_HOME": str(tmp_path / "home")}
+    # the briefing of the day before, as its run would have stored it (a figure of 100.0 MWh offered)
+    with Warehouse(bench.root / "wh.duckdb").writer() as conn:
+        conn.execute("insert into main.briefing_figure values ('2025-10-14', 'HYD-X', 'day.max_offer_mwh', 100.0, "
+                     "'MWh', 1), ('2025-10-14', 'HYD-M', 'day.max_offer_mwh', 1.0, 'MWh', 1)")
     result = CliRunner().invoke(main, ["briefing", "--day", "2025-10-15", "--client", "HYD-X"], env=env)
     assert result.exit_code == 0, result.output
     assert "Client HYD-X, delivery day 2025-10-15, bid matrix version 1, 96 MTUs." in result.output
+    offer = dict(zip(*_figures(bench, "HYD-X").select("key", "value")))["day.max_offer_mwh"]
+    change = round(offer - 100.0, 1)
+    assert f"Maximum offer: {offer:,.1f} MWh, {change:+,.1f} MWh against 100.0 MWh the day before." in result.output
+    # the day before's rows are kept: the run replaced only its own day
+    kept = Warehouse(bench.root / "wh.duckdb").read("select count(*) as n from main.briefing_figure "
+                                                    "where delivery_day = '2025-10-14'")
+    assert kept["n"][0] == 2
     assert str(bench.root / "wh.documents" / "reports" / "briefing" / "2025-10-15" / "HYD-X.html") in result.output
     missing = CliRunner().invoke(main, ["briefing", "--day", "2025-10-15", "--client", "NOPE"], env=env)
     assert missing.exit_code == 1 and "no briefing for client NOPE" in missing.output
