@@ -380,8 +380,9 @@ def _offer_lines(t: _Text) -> list[str]:
         return ["No bid matrix is stored for this client and day."]
     line = f"Over the day the matrix sells up to {t.n('day.max_offer_mwh')} MWh (its volume at the price limit)"
     if t.has("day.expected_mwh"):
-        line += (f", net {t.n('day.expected_mwh')} MWh at the mean scenario price of {t.n('day.mean_price')} "
-                 "EUR/MWh (negative: the client buys, e.g. to pump)")
+        line += f", net {t.n('day.expected_mwh')} MWh at the mean scenario price of {t.n('day.mean_price')} EUR/MWh"
+        if any(t.value(f"{t.prefix(b)}.expected_mwh") < 0 for b in t.blocks) or t.value("day.expected_mwh") < 0:
+            line += " (negative: the client buys, e.g. to pump)"
     lines = [line + "."]
     for b in t.blocks:
         p = t.prefix(b)
@@ -413,7 +414,10 @@ def _uncertainty_lines(t: _Text) -> list[str]:
 def _sensitivity_lines(t: _Text) -> list[str]:
     lines = []
     b = t.largest("price_sensitivity_mwh", absolute=True)
-    if b is not None:
+    if b is not None and not t.value(f"{t.prefix(b)}.price_sensitivity_mwh"):
+        lines.append("The offer does not move between the scenarios' P10 and P90 prices in any block (it sells "
+                     "the same volume wherever the price lands in that range).")
+    elif b is not None:
         p = t.prefix(b)
         lines.append(f"Largest price sensitivity: {t.label(b)}, where the offer moves by "
                      f"{t.n(p + '.price_sensitivity_mwh')} MWh between the scenarios' P10 and P90 prices "

@@ -263,3 +263,18 @@ def test_an_endpoint_that_fails_keeps_the_rule_text_and_says_why():
     assert result.reason.startswith("language model not used: HTTPStatusError")
     off = reword(briefing, _figures(briefing), "", "m")
     assert not off.accepted and off.reason == "no language model configured"
+
+
+def test_an_offer_that_does_not_depend_on_the_price_is_said_so_without_a_zero_block():
+    # one MTU selling 4 MW from the curtailment price 0 up: at every scenario price (40 .. 80) 4 MW
+    matrix = pl.DataFrame({"delivery_start": [A, A, A], "point": [1, 2, 3], "price_eur_per_mwh": [-500.0, 0.0, 4000.0],
+                           "volume_mw": [0.0, 4.0, 4.0]}, schema={"delivery_start": pl.Datetime("us", "UTC"),
+                                                                  "point": pl.Int64, "price_eur_per_mwh": pl.Float64,
+                                                                  "volume_mw": pl.Float64})
+    briefing = build_briefing(_inputs(matrix=matrix, scenarios=_scenarios().filter(pl.col("delivery_start") == A)))
+    text = briefing.text()
+    assert briefing.figure("day.price_sensitivity_mwh").value == 0.0          # 1.0 - 1.0 MWh
+    assert "The offer does not move between the scenarios' P10 and P90 prices in any block" in text
+    assert "Largest price sensitivity" not in text
+    assert "negative: the client buys" not in text                           # net 4 MW x 0.25 h = 1.0 MWh
+    assert "net 1.0 MWh at the mean scenario price of 60.0 EUR/MWh." in text
