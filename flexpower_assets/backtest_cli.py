@@ -39,7 +39,7 @@ def run_backtest_command(settings: Settings, first: str, last: str, strategies: 
     for kind, name, value in rows.group_by("asset_type", "strategy").agg(pl.col("net_eur").sum()).sort(
             "asset_type", "strategy").iter_rows():
         echo(f"  {kind:<16}{name:<20}{value:>14,.2f} EUR net")
-    echo(f"report: {report_path(settings.data_dir, date.fromisoformat(first), date.fromisoformat(last))}")
+    echo(f"report: {report_path(settings.documents_root, date.fromisoformat(first), date.fromisoformat(last))}")
     return 0
 
 
