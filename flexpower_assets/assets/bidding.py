@@ -205,12 +205,26 @@ def asset_bid_curve(context: dg.AssetExecutionContext, bidding: BiddingResource,
             on_grid = aggregation.curve_on_grid(curve, grid, technicals[curve.asset_id], config)
             frames.append(aggregation.asset_bid_curve_rows(curve, on_grid, plan.delivery_day))
     frame = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    frame = _with_other_clients_kept(warehouse, plan.delivery_day, _clients(context), frame)
     summary = (frame.group_by("asset_id", "curve_status", "coverage").len().sort("asset_id")
                if frame.height else pl.DataFrame())
     context.add_output_metadata({"assets": summary.height,
                                  "fallback_assets": int((summary["curve_status"] == FALLBACK).sum()) if summary.height else 0,
                                  "work_seconds": round(time.time() - began, 4)})
     return frame
+
+
+def _with_other_clients_kept(warehouse: WarehouseResource, day, scope: list[str] | None,
+                             frame: pl.DataFrame) -> pl.DataFrame:
+    """A run for some clients rewrites the day's partition: keep the stored curves of the others."""
+    wh = warehouse.get()
+    if scope is None or not wh.table_exists("main", "asset_bid_curve"):
+        return frame
+    kept = wh.read("select * from main.asset_bid_curve where delivery_day = ? and not list_contains(?, client_id)",
+                   [day, scope])
+    if not kept.height:
+        return frame
+    return pl.concat([frame, kept.select(frame.columns)] if frame.height else [kept], how="vertical_relaxed")
 
 
 def _with_message(curve, message):

@@ -73,6 +73,21 @@ def _submissions(bench):
                          "order by client_id, version").rows()
 
 
+def test_a_run_for_one_client_keeps_the_other_clients_curves(world):
+    from flexpower_assets.assets.bidding import CLIENTS_TAG
+
+    _case, bench = world.open("complete")
+    assert bench.run().success
+    curves = "select * from main.asset_bid_curve order by client_id, asset_id, delivery_start, point"
+    before = _table(bench, curves)
+    assert set(before["client_id"]) == {"HYD-A", "HYD-M", "HYD-X"}
+    again = bench.run(tags={CLIENTS_TAG: "HYD-M"})
+    assert again.success, [e.message for e in again.all_events if e.is_failure]
+    after = _table(bench, curves)
+    # the day's partition is rewritten by the HYD-M run: the curves of HYD-A and HYD-X stay as they were
+    assert after.equals(before)
+
+
 def test_partial_day_with_30_percent_injected_failures(world):
     case, bench = world.open("partial")
     result = bench.run()
