@@ -11,7 +11,7 @@ import pytest
 
 from flexpower_assets.definitions import _downstream_by_kind, build_defs
 from flexpower_assets.ingestion.catalog import sync_landing
-from flexpower_assets.runner import materialize_days, run_partition
+from flexpower_assets.runner import materialize_days
 from resources.warehouse import Warehouse
 from tests.integration.conftest import make_settings
 from tests.integration.test_sensors import evaluate
@@ -64,13 +64,24 @@ def test_a_dropped_trade_export_changes_the_open_position_in_the_next_tick(built
     assert [(r.job_name, r.partition_key) for r in tick.run_requests] == [("daily_job", DAY)]
     request = tick.run_requests[0]
     assert dg.AssetKey("open_position") in request.asset_selection
-    assert run_partition(defs, "daily_job", DAY, instance, asset_selection=list(request.asset_selection)).success
+    result = defs.resolve_job_def("daily_job").execute_in_process(
+        partition_key=DAY, instance=instance, asset_selection=list(request.asset_selection))
+    assert result.success
     after = open_row(warehouse)
     # 8 MW x 0.25 h = 2.0 MWh more sold: the position grows by 2.0 MWh, the open position falls by 2.0
     assert after["intraday_sold_mwh"] - before["intraday_sold_mwh"] == pytest.approx(2.0)
     assert after["position_mwh"] - before["position_mwh"] == pytest.approx(2.0)
     assert after["open_mwh"] - before["open_mwh"] == pytest.approx(-2.0)
     assert after["forecast_mwh"] == pytest.approx(before["forecast_mwh"])  # the forecast did not change
+    # the check names the QHs the default limits flag (10 % of capacity within 120 minutes), here
+    # counted again in SQL from the stored rows
+    check = next(e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                 and e.event_specific_data.check_name == "open_within_limit")
+    flagged = warehouse.read(
+        "select count(*) as n from main.open_position where delivery_day = ? and minutes_to_delivery > 0 "
+        "and minutes_to_delivery < 120 and abs(open_mwh) > 0.10 * capacity_mw * 0.25", [DAY])["n"][0]
+    assert check.metadata["n_qh_above"].value == flagged and check.passed == (flagged == 0)
+    assert check.metadata["as_of_utc"].value == NOW.isoformat()
 
 
 def test_the_demo_builds_today_and_tomorrow_and_says_where_they_are(built, tmp_path, monkeypatch):
