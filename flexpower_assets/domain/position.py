@@ -79,10 +79,10 @@ def asset_bands(latest: pl.DataFrame, quantiles: pl.DataFrame) -> pl.DataFrame:
                                     "p10_kw": pl.Float64, "p90_kw": pl.Float64})
     joined = latest.join(band, on=["asset_id", "delivery_start"], how="left")
     has_band = pl.col("p10_kw").is_not_null() & pl.col("p90_kw").is_not_null()
-    return joined.with_columns(
-        has_quantile=has_band,
-        p10_kw=pl.when(has_band).then(pl.col("p10_kw")).otherwise(pl.col("latest_power_kw")),
-        p90_kw=pl.when(has_band).then(pl.col("p90_kw")).otherwise(pl.col("latest_power_kw")))
+    # an asset without a forecast is in neither the forecast nor the band (it is counted missing)
+    bound = {name: pl.when(pl.col("latest_power_kw").is_null()).then(None)
+             .when(has_band).then(pl.col(name)).otherwise(pl.col("latest_power_kw")) for name in ("p10_kw", "p90_kw")}
+    return joined.with_columns(has_quantile=has_band, **bound)
 
 
 def _sum_or_null(column: str) -> pl.Expr:

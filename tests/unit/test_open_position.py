@@ -134,11 +134,13 @@ def test_an_earlier_clock_sees_older_versions_and_fewer_trades_and_no_auction_re
 def test_a_qh_without_any_forecast_has_no_open_position():
     grid = grid_of_two()
     latest = rules.known_forecasts(forecast_rows().clear(), asset_grid(grid), AS_OF)
-    band = rules.portfolio_forecast_band(rules.asset_bands(latest, pl.DataFrame()))
+    band = rules.portfolio_forecast_band(rules.asset_bands(latest, quantiles()))
     frame = rules.open_position(band, rules.day_ahead_accepted(pl.DataFrame(), pl.DataFrame(), grid, True),
                                 rules.intraday_net(trades(), grid, AS_OF), grid, AS_OF, capacity_mw=20.0)
     q0 = frame.row(0, named=True)
     assert q0["forecast_mwh"] is None and q0["open_mwh"] is None and q0["n_missing_forecast"] == 2
+    # A has quantiles but no forecast: its band is left out with it, so there is no band either
+    assert q0["forecast_p10_mwh"] is None and q0["open_p90_mwh"] is None
     assert q0["day_ahead_status"] == "no_order" and q0["position_mwh"] == pytest.approx(0.5)
     assert rules.open_warnings(frame, rules.PositionLimits(0.0, 1e9)).is_empty()  # not judged without forecast
 
