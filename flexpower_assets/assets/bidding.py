@@ -166,6 +166,7 @@ def asset_bid_curve(context: dg.AssetExecutionContext, bidding: BiddingResource,
     began = time.time()
     deadline = began + config.stage_time_limits_s.aggregate
     previous = _previous_day_curves(warehouse, plan)
+    mean_price_solves = _mean_price_solves(plan, solves, deadline, bidding.solve_workers)
     frames = []
     for client in config.clients:
         entries = [p for p in plan.assets.values() if p.client_id == client.id]
@@ -182,12 +183,8 @@ def asset_bid_curve(context: dg.AssetExecutionContext, bidding: BiddingResource,
             points = kind.bid_points(pairs, config) if pairs and not late else None
             technical = entry.technical or NoTechnicalData(asset_id=entry.asset_id, client_id=entry.client_id)
             technicals[entry.asset_id] = technical
-            deterministic = None
-            if entry.deterministic is not None and coverage < config.policy.min_scenario_coverage and not late:
-                det = solve_in_workers(kind, [entry.deterministic],
-                                       per_solve_s=config.stage_time_limits_s.solve_per_scenario + PER_SOLVE_GRACE_S,
-                                       deadline=deadline, workers=1, faults=None)[0]
-                deterministic = (entry.deterministic, det)
+            deterministic = (mean_price_solves.get(entry.asset_id)
+                             if coverage < config.policy.min_scenario_coverage and not late else None)
             if points is None:
                 points = pl.DataFrame(schema=aggregation.POINT_SCHEMA)
             curve = aggregation.aggregate_asset(client, technical, points, coverage, config, starts,
@@ -225,6 +222,25 @@ def _with_other_clients_kept(warehouse: WarehouseResource, day, scope: list[str]
     if not kept.height:
         return frame
     return pl.concat([frame, kept.select(frame.columns)] if frame.height else [kept], how="vertical_relaxed")
+
+
+def _mean_price_solves(plan: DayPlan, solves: dict, deadline: float, workers: int) -> dict:
+    """The deterministic solve (mean scenario price) of every asset below the minimum coverage, for
+    its fallback chain: all of a type's in one worker pool, not a fork per asset."""
+    config = plan.config
+    wanted: dict[str, list] = {}
+    for entry in plan.assets.values():
+        results = [r for _, r in solves.get(entry.asset_id, [])]
+        if entry.deterministic is not None and \
+                aggregation.coverage_of(results, entry.expected) < config.policy.min_scenario_coverage:
+            wanted.setdefault(entry.asset_type, []).append(entry)
+    found = {}
+    for type_name, entries in wanted.items():
+        results = solve_in_workers(asset_type(type_name), [e.deterministic for e in entries],
+                                   per_solve_s=config.stage_time_limits_s.solve_per_scenario + PER_SOLVE_GRACE_S,
+                                   deadline=deadline, workers=workers, faults=None)
+        found.update({e.asset_id: (e.deterministic, r) for e, r in zip(entries, results)})
+    return found
 
 
 def _with_message(curve, message):

@@ -12,6 +12,8 @@ tree (sampled, worker processes included), and a last JSON line.
 from __future__ import annotations
 
 import json
+import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -73,10 +75,12 @@ def run_bid_benchmark(clients: int, assets_per_client: int, scenarios: int, faul
         job = build_defs(settings).resolve_job_def("bidding_job")
         (root / "dagster_home").mkdir(parents=True, exist_ok=True)
         with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+            cpu_began = _cpu_seconds()
             run_began = time.perf_counter()
             result = job.execute_in_process(partition_key=DAY.isoformat(), instance=instance, raise_on_error=False,
                                             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
             run_seconds = time.perf_counter() - run_began
+            run_cpu = _cpu_seconds() - cpu_began
             stats = instance.get_run_step_stats(result.run_id)
     stages, work = _stage_seconds(result, stats)
     store = BidStore(Warehouse(settings.warehouse_path))
@@ -92,14 +96,23 @@ def run_bid_benchmark(clients: int, assets_per_client: int, scenarios: int, faul
          + ", ".join(f"{s} {n}" for s, n in sorted(runs.rows())))
     echo(f"Dagster overhead: {max(0.0, run_seconds - work):.1f} s of {run_seconds:.1f} s "
          f"(the steps' own code took {work:.1f} s); peak memory {peak:.0f} MB")
+    echo(f"CPU: {run_cpu:.1f} s for the run (this process and its finished workers); "
+         f"load average {os.getloadavg()[0]:.1f} at the end (wall seconds stretch with it, CPU seconds hardly)")
     summary = {"clients": clients, "assets": clients * assets_per_client, "scenarios": scenarios, "solves": solves,
                "seconds_total": round(time.perf_counter() - began, 1), "seconds_ingest": round(ingest_seconds, 1),
-               "seconds_run": round(run_seconds, 1),
+               "seconds_run": round(run_seconds, 1), "cpu_seconds_run": round(run_cpu, 1),
+               "load_average_1min": round(os.getloadavg()[0], 1),
                "stage_seconds": {k: round(v, 1) for k, v in stages.items()},
                "dagster_overhead_s": round(max(0.0, run_seconds - work), 1), "peak_rss_mb": round(peak),
                "valid_matrices": valid, "fault_share": fault_share, "run_success": result.success}
     echo(json.dumps(summary))
     return summary
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU seconds of this process and of its children that have ended so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _stage_seconds(result, stats) -> tuple[dict[str, float], float]:

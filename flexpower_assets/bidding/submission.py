@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-import certifi
 import httpx
 import polars as pl
 
@@ -50,7 +49,7 @@ class SubmissionOutcome:
 def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every request (httpx would build one, loading the CA bundle,
     for every client: tens of ms each, once per client and submission)."""
-    return ssl.create_default_context(cafile=certifi.where())
+    return httpx.create_ssl_context()
 
 
 class ExchangeClient:
