@@ -21,11 +21,12 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from flexpower_assets.ports import free_port
 
 APT_PACKAGE = "postgresql"
 SYSTEM_USER = "postgres"  # created by Debian's postgresql-common
@@ -68,12 +69,6 @@ def ensure_installed(echo=print) -> Path:
         raise PostgresUnavailable(f"apt-get installed {APT_PACKAGE!r} but no initdb/pg_ctl is under "
                                   "/usr/lib/postgresql/*/bin")
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ThrowawayPostgres:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 import uuid
@@ -40,6 +39,7 @@ from pydantic import BaseModel, Field
 
 from flexpower_assets.bidding.clearing import clear
 from flexpower_assets.bidding.orders import content_hash, gate_closure, idempotency_key, order_problems, order_rows
+from flexpower_assets.ports import free_port
 
 PriceSource = Callable[[date], pl.DataFrame | None]
 Clock = Callable[[], datetime]
@@ -183,12 +183,6 @@ def create_exchange_app(price_source: PriceSource, *, now: Clock = _utc_now, tim
                 "revenue_eur": round(sum(m["revenue_eur"] for m in mtus), 6), "mtus": mtus}
 
     return app
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LocalServer:

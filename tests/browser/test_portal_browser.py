@@ -11,7 +11,6 @@ Chromium must be installed (``apt-get install -y chromium``); without it this te
 from __future__ import annotations
 
 import io
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from flexpower_assets.documents.store import file_sha256
 from flexpower_assets.domain.contracts import contract_days
 from flexpower_assets.portal.app import create_app
 from flexpower_assets.portal.tokens import TokenStore
+from flexpower_assets.ports import free_port
 from flexpower_assets.reports import build_daily_report, load_report_inputs, record_report_documents, render_reports
 from resources.warehouse import Warehouse
 
@@ -86,12 +86,6 @@ def write_invoice_pdf(path: Path, invoice_id: str, gross: str) -> None:
     pdf.cell(text=f"Gross total {gross} EUR")
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
