@@ -37,7 +37,9 @@ from schedules.bid_sensors import bid_deadline_sensor
 from schedules.jobs import bidding_job, daily_job, daily_reports_job, daily_selection, ingest_job, monthly_job
 from schedules.schedules import schedules
 from schedules.sensors import (
+    BID_SOURCES,
     SOURCES,
+    build_bid_landing_sensor,
     build_landing_sensor,
     late_data_sensor,
     rebuild_after_daily_sensor,
@@ -98,6 +100,7 @@ def build_defs(settings: Settings | None = None,
     resources.update(resource_overrides or {})
     selection_by_kind = _downstream_by_kind()
     sensors = [build_landing_sensor(source, selection_by_kind, settings.sensor_interval_s) for source in SOURCES]
+    sensors += [build_bid_landing_sensor(source, settings.sensor_interval_s) for source in BID_SOURCES]
     sensors += [rebuild_after_daily_sensor, late_data_sensor, run_failure_alert_sensor]
     return dg.Definitions(
         assets=ALL_ASSETS,

@@ -4,7 +4,9 @@ Landing sensors (one per source folder) never read a file's content. A tick list
 (``stat`` only), hands new or changed files to one ``ingest_job`` run, and reads the catalog's
 new registrations to request ``daily_job`` runs for exactly the delivery days their rows feed
 (only the raw assets of those kinds and what is downstream of them), for days the landing zone
-covers (``Coverage``); rejected files are alerted. Switched on for the first time, a sensor
+covers (``Coverage``); rejected files are alerted. The sensors of the bidding folders (market/,
+hydro/) share that tick (``landing_tick``) and request ``bidding_job`` instead, for the delivery
+days the new files affect whose gate closure is still ahead (``build_bid_landing_sensor``). Switched on for the first time, a sensor
 starts from what the catalog holds: registered files start nothing. Every step is bounded
 (files per tick, bytes hashed per tick, days requested per tick, lock waits), so a tick stays
 far below Dagster's 60 s sensor timeout whatever the backlog; the cursor carries the rest.
@@ -24,15 +26,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 
 import dagster as dg
 
 from flexpower_assets.domain.time import BERLIN
+from flexpower_assets.ingestion.bid_days import bid_days
 from flexpower_assets.ingestion.watch import (
     Coverage,
     Cursor,
+    Registrations,
     WarehouseBusy,
     files_to_ingest,
     new_registrations,
@@ -44,14 +48,16 @@ from flexpower_assets.ingestion.watch import (
 )
 from flexpower_assets.partitions import PARTITIONS_START, daily_partitions
 from flexpower_assets.quality.freshness import arrivals
+from resources.bidding import BiddingResource
 from resources.landing import LandingZone
 from resources.notifier import Notifier
 from resources.warehouse import Warehouse
 from resources.warehouse_resource import WarehouseResource
-from schedules.jobs import daily_job, daily_reports_job, ingest_job, monthly_job
+from schedules.jobs import bidding_job, daily_job, daily_reports_job, ingest_job, monthly_job
 
 SOURCES = ("crm", "vpp", "dso", "exchange", "imbalance")
-SOURCE_KINDS: dict[str, set[str]] = {source: set(source_kinds(source)) for source in SOURCES}
+BID_SOURCES = ("market", "hydro")  # their files feed the bids (bidding_job), not the daily pipeline
+SOURCE_KINDS: dict[str, set[str]] = {source: set(source_kinds(source)) for source in (*SOURCES, *BID_SOURCES)}
 LOCK_WAIT_S = 2.0  # a tick waits this long for the warehouse or the ingestion lock, then tries later
 TICK_BUDGET_S = 10.0  # past this, a tick leaves the catalog step to the next one (Dagster's limit: 60 s)
 MAX_DAYS_PER_TICK = 31
@@ -94,10 +100,61 @@ def rejection_alert(source: str, rejected: list[dict], n_rejected: int) -> tuple
     return subject, "\n".join(lines)
 
 
+Plan = Callable[[dg.SensorEvaluationContext, Warehouse, Registrations, Cursor], list[dg.RunRequest]]
+
+
+def landing_tick(context: dg.SensorEvaluationContext, source: str, landing: LandingZone,
+                 warehouse: WarehouseResource, notifier: Notifier, plan: Plan) -> dg.SensorResult:
+    """One tick of a landing sensor: list the folders, hand new files to ``ingest_job``, then,
+    once the catalog registered something new, ``plan`` the runs its registrations start."""
+    began = time.monotonic()
+    cursor = Cursor.load(context.cursor)
+    store = _sensor_warehouse(warehouse)
+    requests: list[dg.RunRequest] = []
+    try:
+        scan = files_to_ingest(landing.root, source_folders(source), store, cursor,
+                               min_age_s=landing.min_file_age_s)
+        cursor = scan.cursor
+        if scan.to_ingest:
+            requests.append(ingest_run_request(source, scan.to_ingest))
+        if scan.same_bytes:
+            context.log.info(f"{len(scan.same_bytes)} file(s) re-dropped with the same bytes: nothing to do")
+        if time.monotonic() - began > TICK_BUDGET_S:
+            raise WarehouseBusy(f"listing took over {TICK_BUDGET_S:.0f} s; registrations next tick")
+        with no_ingestion_running(store, LOCK_WAIT_S):
+            found = new_registrations(store, SOURCE_KINDS[source], f"{source}/", cursor.registered_mark)
+            if cursor.registered_mark is not None and (found.mark != cursor.registered_mark or cursor.pending):
+                requests += plan(context, store, found, cursor)
+            cursor.registered_mark = found.mark
+    except WarehouseBusy as busy:
+        if requests:
+            return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
+        return dg.SensorResult(skip_reason=f"warehouse busy, trying again next tick ({busy})",
+                               cursor=cursor.dump())
+    if found.n_rejected:
+        subject, text = rejection_alert(source, found.rejected, found.n_rejected)
+        notifier.notify(subject, text, "warning", {"sensor": f"landing_{source}_sensor"})
+    context.log.info(f"listed {scan.n_listed} file(s), looked at {scan.n_looked_at}, "
+                     f"{len(scan.to_ingest)} to ingest, {len(requests)} run(s) requested, "
+                     f"{len(cursor.pending)} day(s) waiting for coverage, {time.monotonic() - began:.2f} s")
+    if not requests:
+        return dg.SensorResult(skip_reason=f"nothing new in {source}/", cursor=cursor.dump())
+    return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
+
+
 def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[dg.AssetKey]],
                          interval_s: int = 60) -> dg.SensorDefinition:
-    kinds = SOURCE_KINDS[source]
-    folders = source_folders(source)
+    """The landing sensor of a source whose files feed the daily pipeline: ``daily_job`` per covered day."""
+
+    def plan(context, store: Warehouse, found: Registrations, cursor: Cursor) -> list[dg.RunRequest]:
+        today = datetime.now(BERLIN).date()
+        for kind, paths in found.snapshot_paths.items():
+            found.days_by_kind.setdefault(kind, set()).update(snapshot_kind_days(store, kind, paths, today))
+        last = date.fromisoformat(daily_partitions.get_last_partition_key())
+        now, pending = plan_days(found.days_by_kind, cursor.pending, Coverage.of(store),
+                                 date.fromisoformat(PARTITIONS_START), last, MAX_DAYS_PER_TICK)
+        cursor.pending = pending
+        return daily_run_requests(source, now, selection_by_kind, found.mark or "none")
 
     @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, daily_job], minimum_interval_seconds=interval_s,
                default_status=dg.DefaultSensorStatus.STOPPED,
@@ -105,46 +162,54 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
                            "then daily_job for the covered days their rows feed.")
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: WarehouseResource,
                 notifier: Notifier) -> dg.SensorResult:
-        began = time.monotonic()
-        cursor = Cursor.load(context.cursor)
-        store = _sensor_warehouse(warehouse)
-        requests: list[dg.RunRequest] = []
-        try:
-            scan = files_to_ingest(landing.root, folders, store, cursor, min_age_s=landing.min_file_age_s)
-            cursor = scan.cursor
-            if scan.to_ingest:
-                requests.append(ingest_run_request(source, scan.to_ingest))
-            if scan.same_bytes:
-                context.log.info(f"{len(scan.same_bytes)} file(s) re-dropped with the same bytes: nothing to do")
-            if time.monotonic() - began > TICK_BUDGET_S:
-                raise WarehouseBusy(f"listing took over {TICK_BUDGET_S:.0f} s; registrations next tick")
-            with no_ingestion_running(store, LOCK_WAIT_S):
-                found = new_registrations(store, kinds, f"{source}/", cursor.registered_mark)
-                if cursor.registered_mark is not None and (found.mark != cursor.registered_mark or cursor.pending):
-                    today = datetime.now(BERLIN).date()
-                    for kind, paths in found.snapshot_paths.items():
-                        found.days_by_kind.setdefault(kind, set()).update(
-                            snapshot_kind_days(store, kind, paths, today))
-                    last = date.fromisoformat(daily_partitions.get_last_partition_key())
-                    now, pending = plan_days(found.days_by_kind, cursor.pending, Coverage.of(store),
-                                             date.fromisoformat(PARTITIONS_START), last, MAX_DAYS_PER_TICK)
-                    requests += daily_run_requests(source, now, selection_by_kind, found.mark or "none")
-                    cursor.pending = pending
-                cursor.registered_mark = found.mark
-        except WarehouseBusy as busy:
-            if requests:
-                return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
-            return dg.SensorResult(skip_reason=f"warehouse busy, trying again next tick ({busy})",
-                                   cursor=cursor.dump())
-        if found.n_rejected:
-            subject, text = rejection_alert(source, found.rejected, found.n_rejected)
-            notifier.notify(subject, text, "warning", {"sensor": f"landing_{source}_sensor"})
-        context.log.info(f"listed {scan.n_listed} file(s), looked at {scan.n_looked_at}, "
-                         f"{len(scan.to_ingest)} to ingest, {len(requests)} run(s) requested, "
-                         f"{len(cursor.pending)} day(s) waiting for coverage, {time.monotonic() - began:.2f} s")
-        if not requests:
-            return dg.SensorResult(skip_reason=f"nothing new in {source}/", cursor=cursor.dump())
-        return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
+        return landing_tick(context, source, landing, warehouse, notifier, plan)
+
+    return _sensor
+
+
+def bid_run_requests(source: str, days: Mapping[date, set[str]], mark: str) -> list[dg.RunRequest]:
+    """One ``bidding_job`` run per open delivery day, keyed by the day and the registration mark."""
+    return [dg.RunRequest(run_key=f"{source}:bid:{day.isoformat()}:{mark}", job_name=bidding_job.name,
+                          partition_key=day.isoformat(),
+                          tags={"flexpower/trigger": f"landing/{source}", "flexpower/kinds": ",".join(sorted(kinds))})
+            for day, kinds in sorted(days.items())]
+
+
+def build_bid_landing_sensor(source: str, interval_s: int = 60) -> dg.SensorDefinition:
+    """The landing sensor of a bidding source (``market/``, ``hydro/``): ``bidding_job`` per affected day.
+
+    Price scenarios re-run the bids of their rows' delivery days, inflow forecasts those of the
+    days their rows cover, reservoir levels and hydro technical data (a state without delivery
+    days) the next delivery day whose gate closure has not passed (``ingestion/bid_days.py``).
+    Day-ahead prices (the auction's results) start no bid run: they feed the open position and
+    the backtest. A day whose gate closure has passed by the platform clock (``bidding.clock()``,
+    FLEXPOWER_NOW) is logged, never requested: its bid run would only be refused.
+    """
+
+    def plan(context, store: Warehouse, found: Registrations, cursor: Cursor, bidding: BiddingResource):
+        config, _ = bidding.load()
+        now = bidding.clock()
+        days = bid_days(found.days_by_kind, found.accepted_kinds, config.market.gate_closure_utc, now)
+        first = date.fromisoformat(PARTITIONS_START)
+        last = date.fromisoformat(daily_partitions.get_last_partition_key())
+        for day, kinds in days.closed.items():
+            context.log.warning(f"new {', '.join(sorted(kinds))} for {day}: its gate closure "
+                                f"{config.market.gate_closure_utc(day).isoformat()} has passed ({now.isoformat()}), "
+                                "no bid run requested")
+        outside = sorted(day for day in days.open if not first <= day <= last)
+        if outside:
+            context.log.warning(f"no partition yet for {', '.join(map(str, outside))}: no bid run requested")
+        return bid_run_requests(source, {d: k for d, k in days.open.items() if first <= d <= last},
+                                found.mark or "none")
+
+    @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, bidding_job], minimum_interval_seconds=interval_s,
+               default_status=dg.DefaultSensorStatus.STOPPED,
+               description=f"New files in the landing zone's {source}/ folder: registered by ingest_job, "
+                           "then bidding_job for the delivery days they affect whose gate closure is ahead.")
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: WarehouseResource,
+                notifier: Notifier, bidding: BiddingResource) -> dg.SensorResult:
+        return landing_tick(context, source, landing, warehouse, notifier,
+                            lambda ctx, store, found, cursor: plan(ctx, store, found, cursor, bidding))
 
     return _sensor
 

@@ -195,6 +195,7 @@ class Registrations:
     rejected: list[dict] = field(default_factory=list)
     n_rejected: int = 0
     mark: str | None = None
+    accepted_kinds: set[str] = field(default_factory=set)  # kinds with a newly accepted file (days or not)
 
 
 def _source_filter(kinds: Collection[str], prefix: str) -> tuple[str, list]:
@@ -231,6 +232,10 @@ def new_registrations(warehouse: Warehouse, kinds: Collection[str], prefix: str,
         window_params)
     for kind, day in days.iter_rows():
         result.days_by_kind.setdefault(kind, set()).add(day)
+    accepted = warehouse.read(
+        f"select distinct kind from {CATALOG} where {window} and status in ('accepted', 'replaced') "
+        f"and kind is not null", window_params)
+    result.accepted_kinds = set(accepted["kind"].to_list())
     snapshots = warehouse.read(
         f"select kind, path from {CATALOG} where {window} and status in ('accepted', 'replaced') "
         f"and list_contains(?, kind) order by path", [*window_params, list(SNAPSHOT_KINDS)])

@@ -28,8 +28,8 @@ def test_definitions_load(defs):
     assert "raw/raw_vpp__forecasts" in keys
     assert {sensor.name for sensor in defs.sensors} == {
         "landing_crm_sensor", "landing_vpp_sensor", "landing_dso_sensor", "landing_exchange_sensor",
-        "landing_imbalance_sensor", "rebuild_after_daily_sensor", "late_data_sensor", "run_failure_alert_sensor",
-        "bid_deadline_sensor"}
+        "landing_imbalance_sensor", "landing_market_sensor", "landing_hydro_sensor", "rebuild_after_daily_sensor",
+        "late_data_sensor", "run_failure_alert_sensor", "bid_deadline_sensor"}
     assert defs.resolve_job_def("daily_job").partitions_def.timezone == "Europe/Berlin"
 
 
