@@ -431,7 +431,7 @@ def run_benchmark(n_assets: int, days: int, seed: int = 7, baseline: bool = Fals
                                                layout)
         warehouse = root / "warehouse" / "bench.duckdb"
         for stale in warehouse.parent.glob(f"{warehouse.name}*"):  # a fresh warehouse every time
-            stale.unlink()
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()  # .staging is a folder
         day_list = [start + timedelta(days=i) for i in range(days)]
         day_keys = [day.isoformat() for day in day_list]
 
