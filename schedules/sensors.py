@@ -31,6 +31,7 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from flexpower_assets.bidding.config import BiddingConfigError
 from flexpower_assets.domain.time import BERLIN
 from flexpower_assets.ingestion.bid_days import bid_days
 from flexpower_assets.ingestion.watch import (
@@ -100,6 +101,10 @@ def rejection_alert(source: str, rejected: list[dict], n_rejected: int) -> tuple
     return subject, "\n".join(lines)
 
 
+class TickDeferred(Exception):
+    """The registrations cannot be planned now (the reason says why): the next tick tries again."""
+
+
 Plan = Callable[[dg.SensorEvaluationContext, Warehouse, Registrations, Cursor], list[dg.RunRequest]]
 
 
@@ -126,11 +131,12 @@ def landing_tick(context: dg.SensorEvaluationContext, source: str, landing: Land
             if cursor.registered_mark is not None and (found.mark != cursor.registered_mark or cursor.pending):
                 requests += plan(context, store, found, cursor)
             cursor.registered_mark = found.mark
-    except WarehouseBusy as busy:
+    except (WarehouseBusy, TickDeferred) as busy:
+        # the registrations stay unhandled (the catalog mark did not move): the next tick plans them
         if requests:
             return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
-        return dg.SensorResult(skip_reason=f"warehouse busy, trying again next tick ({busy})",
-                               cursor=cursor.dump())
+        why = f"warehouse busy ({busy})" if isinstance(busy, WarehouseBusy) else str(busy)
+        return dg.SensorResult(skip_reason=f"{why}; trying again next tick", cursor=cursor.dump())
     if found.n_rejected:
         subject, text = rejection_alert(source, found.rejected, found.n_rejected)
         notifier.notify(subject, text, "warning", {"sensor": f"landing_{source}_sensor"})
@@ -183,11 +189,16 @@ def build_bid_landing_sensor(source: str, interval_s: int = 60) -> dg.SensorDefi
     days) the next delivery day whose gate closure has not passed (``ingestion/bid_days.py``).
     Day-ahead prices (the auction's results) start no bid run: they feed the open position and
     the backtest. A day whose gate closure has passed by the platform clock (``bidding.clock()``,
-    FLEXPOWER_NOW) is logged, never requested: its bid run would only be refused.
+    FLEXPOWER_NOW) is logged, never requested: its bid run would only be refused. Without a valid
+    bidding configuration the new files are still ingested and their bid days wait in the cursor.
     """
 
     def plan(context, store: Warehouse, found: Registrations, cursor: Cursor, bidding: BiddingResource):
-        config, _ = bidding.load()
+        try:
+            config, _ = bidding.load()
+        except BiddingConfigError as error:
+            context.log.error(f"new {source}/ files wait for a valid bidding configuration: {error}")
+            raise TickDeferred(f"no bid runs: {error}") from error
         now = bidding.clock()
         days = bid_days(found.days_by_kind, found.accepted_kinds, config.market.gate_closure_utc, now)
         first = date.fromisoformat(PARTITIONS_START)

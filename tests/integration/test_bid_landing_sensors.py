@@ -58,17 +58,41 @@ def test_a_new_scenario_file_before_gate_closure_bids_its_day_once(tmp_path):
     assert run_key.startswith("market:bid:2025-10-15:")
     assert second.run_requests[0].tags["flexpower/kinds"] == "price_scenarios"
     # handled: the next tick starts nothing
-    assert requested(tick(defs, bench, "landing_market_sensor", second.cursor)) == []
+    third = tick(defs, bench, "landing_market_sensor", second.cursor)
+    assert requested(third) == []
+    # a changed file for the same day, still before gate closure: a second run, under a new key
+    write_scenarios(bench.landing, DAY, datetime(2025, 10, 14, 8, 45, tzinfo=UTC), 10, shift=5.0)
+    sync_landing(bench.landing, warehouse, workers=1)
+    fourth = tick(defs, bench, "landing_market_sensor", third.cursor)
+    assert requested(fourth) == [("bidding_job", "2025-10-15")]
+    assert fourth.run_requests[0].run_key != run_key
 
 
-def test_a_scenario_file_after_gate_closure_starts_no_bid_run(tmp_path):
+def test_an_inflow_forecast_bids_the_open_days_its_rows_cover(tmp_path):
+    bench, defs, warehouse, cursors = world(tmp_path, "2025-10-14T09:00:00Z")  # 10-15 open, 10-14 closed
+    # rows from 10-14 08:00 UTC (Berlin 10-14) to 10-15 21:45 UTC (Berlin 10-15 23:45): days 10-14 and 10-15
+    rows = [f"2025-10-{14 + (8 + q // 4) // 24}T{(8 + q // 4) % 24:02d}:{q % 4 * 15:02d}:00Z,0.5"
+            for q in range(4 * 38)]
+    (bench.landing / "hydro" / "inflow_forecast_HYD-A-01_20251014T0830Z.csv").write_text(
+        "delivery_start,inflow_mwh\n" + "\n".join(rows) + "\n")
+    sync_landing(bench.landing, warehouse, workers=1)
+    result = tick(defs, bench, "landing_hydro_sensor", cursors["landing_hydro_sensor"])
+    # 10-14's gate closure (10-13 10:00 UTC) has passed: only 10-15 is requested
+    assert requested(result) == [("bidding_job", "2025-10-15")]
+    assert result.run_requests[0].tags["flexpower/kinds"] == "inflow_forecast"
+
+
+def test_a_scenario_file_after_gate_closure_starts_no_bid_run(tmp_path, capfd):
     bench, defs, warehouse, cursors = world(tmp_path, "2025-10-14T10:30:00Z")  # 12:30 Berlin: 10-15 closed
     write_scenarios(bench.landing, DAY, datetime(2025, 10, 14, 10, 20, tzinfo=UTC), 10, shift=3.0)
     first = tick(defs, bench, "landing_market_sensor", cursors["landing_market_sensor"])
     assert requested(first) == [("ingest_job", None)]
     sync_landing(bench.landing, warehouse, workers=1)
+    capfd.readouterr()
     closed = tick(defs, bench, "landing_market_sensor", first.cursor)
     assert requested(closed) == []  # logged: the bid run would only be refused
+    assert "new price_scenarios for 2025-10-15: its gate closure 2025-10-14T10:00:00+00:00 has passed" in \
+        capfd.readouterr().err
     # the day after is still open (its gate closure is 10-15 10:00 UTC): its scenarios do bid
     write_scenarios(bench.landing, date(2025, 10, 16), datetime(2025, 10, 14, 10, 25, tzinfo=UTC), 10)
     sync_landing(bench.landing, warehouse, workers=1)
@@ -100,3 +124,17 @@ def test_the_same_bytes_re_dropped_request_nothing(tmp_path):
     assert requested(first) == []
     sync_landing(bench.landing, warehouse, workers=1)
     assert requested(tick(defs, bench, "landing_market_sensor", first.cursor)) == []
+
+
+def test_without_a_valid_configuration_files_are_ingested_and_bids_wait_for_it(tmp_path):
+    bench, defs, warehouse, cursors = world(tmp_path, "2025-10-14T09:00:00Z")
+    config = bench.config_path.read_text()
+    bench.config_path.write_text("clients: [unclosed\n")
+    write_scenarios(bench.landing, DAY, datetime(2025, 10, 14, 8, 30, tzinfo=UTC), 10, shift=3.0)
+    first = tick(defs, bench, "landing_market_sensor", cursors["landing_market_sensor"])
+    assert requested(first) == [("ingest_job", None)]  # listing needs no configuration
+    sync_landing(bench.landing, warehouse, workers=1)
+    waiting = tick(defs, bench, "landing_market_sensor", first.cursor)
+    assert requested(waiting) == [] and "bidding.yaml" in waiting.skip_message
+    bench.config_path.write_text(config)  # fixed: the day waiting is requested
+    assert requested(tick(defs, bench, "landing_market_sensor", waiting.cursor)) == [("bidding_job", "2025-10-15")]
