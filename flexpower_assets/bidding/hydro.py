@@ -121,7 +121,7 @@ def prepare_reservoir(plant: ReservoirPlant, frames: Mapping[str, pl.DataFrame],
     return {"inflow_mwh": tuple(float(v) for v in joined["inflow_mwh"])}, {"content_0_mwh": content_0}
 
 
-def _quiet_highs():
+def quiet_highs():
     """A HiGHS instance that prints nothing, not even its banner.
 
     ``highspy.Highs()`` calls a HiGHS method in its constructor (to set up callbacks), which
@@ -222,7 +222,7 @@ class ReservoirSolver:
         structure = _structure(solve_input)
         if self._solver is None or self._structure != structure:
             self._structure = None  # a build that fails half-way is not reused
-            self._solver = _quiet_highs()
+            self._solver = quiet_highs()
             self._solver.passModel(_reservoir_lp(solve_input))
             self._structure = structure
         else:

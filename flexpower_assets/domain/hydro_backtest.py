@@ -41,7 +41,13 @@ import polars as pl
 from flexpower_assets.bidding import aggregation, clearing
 from flexpower_assets.bidding.asset_types import asset_type
 from flexpower_assets.bidding.config import BiddingConfig, ClientConfig
-from flexpower_assets.bidding.hydro import MODEL_VERSION, ReservoirPlant, initial_content_mwh, solve_reservoir
+from flexpower_assets.bidding.hydro import (
+    MODEL_VERSION,
+    ReservoirPlant,
+    initial_content_mwh,
+    quiet_highs,
+    solve_reservoir,
+)
 from flexpower_assets.bidding.hydro import NAME as HYDRO
 from flexpower_assets.bidding.inputs import DayInputs
 from flexpower_assets.bidding.model import OPTIMAL, SolveInput, day_context
@@ -180,9 +186,7 @@ def redispatch_reservoir(plant: ReservoirPlant, accepted_mw: Sequence[float], in
     lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int32)
     lp.a_matrix_.index_ = np.concatenate(rows).astype(np.int32)
     lp.a_matrix_.value_ = np.concatenate(values).astype(float)
-    solver = highspy.Highs()
-    solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("threads", 1)
+    solver = quiet_highs()
     solver.setOptionValue("time_limit", float(time_limit_s))
     solver.passModel(lp)
 
