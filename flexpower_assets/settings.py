@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,3 +142,18 @@ def parse_now(text: str | None) -> datetime | None:
     if value.tzinfo is None or value.utcoffset() != timezone.utc.utcoffset(None):
         raise ValueError(f"FLEXPOWER_NOW={text!r} must be UTC (end it with Z or +00:00)")
     return value.astimezone(timezone.utc)
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the block (and the processes started inside it), then restored."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -26,13 +26,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import click
 import yaml
+
+from flexpower_assets.settings import environment
 
 DAY = date(2025, 10, 15)
 STORAGES = {"sqlite": "dagster.yaml", "postgres": "dagster-postgres.yaml"}
@@ -69,21 +71,6 @@ def _children_cpu_s() -> float:
 def runs_per_hour(runs: int, seconds: float) -> float:
     """Runs an hour when ``runs`` runs took ``seconds`` from the first submission to the last end."""
     return runs * 3600.0 / seconds
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the block (the workspace's code server inherits them), then restore."""
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _prepare(root: Path, clients: int, days: int, scenarios: int, seed: int) -> tuple[Path, Path, list[str]]:
@@ -172,7 +159,7 @@ def _measure(storage: str, runs: int, client_ids: list[str], scenarios: int, roo
                "FLEXPOWER_BIDDING_CONFIG": str(config_path), "FLEXPOWER_NOW": _iso(now),
                "FLEXPOWER_EXCHANGE_URL": exchange.url, "FLEXPOWER_MIN_FILE_AGE_S": "0",
                **(postgres.env() if postgres is not None else {})}
-        with _environment(env), dg.DagsterInstance.from_config(str(home)) as instance:
+        with environment(**env), dg.DagsterInstance.from_config(str(home)) as instance:
             queue = instance.get_concurrency_config().run_queue_config
             echo(f"instance {instance_file.name}: {type(instance.run_storage).__name__}, "
                  f"{type(instance.run_coordinator).__name__} (max {queue.max_concurrent_runs} concurrent runs), "

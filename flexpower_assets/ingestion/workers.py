@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from flexpower_assets.ingestion.scan import LandingFile
 from flexpower_assets.ingestion.staging import per_file_stats, stage
 from flexpower_assets.parsers.errors import InputFileError
 from flexpower_assets.parsers.registry import KINDS_BY_NAME, FileKind
+from flexpower_assets.settings import environment
 
 CHUNK_FILES = 2000  # files per chunk of a kind with a batch reader (forecasts, live)
 SINGLE_FILE_CHUNK = 100  # files per chunk of a kind parsed file by file
@@ -167,7 +168,7 @@ class WorkerPool:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
             # one polars thread per worker: the workers already fill the cores
-            with _environment(POLARS_MAX_THREADS="1"):
+            with environment(POLARS_MAX_THREADS="1"):
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
                 # one task per worker while none is idle: each spawns its process, which imports
                 # the parsers right away
@@ -222,18 +223,3 @@ def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetim
 def _is_batch_kind(name: str) -> bool:
     kind = KINDS_BY_NAME.get(name)
     return kind is not None and kind.read_batch is not None
-
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Environment variables for the processes started inside the block."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
