@@ -4,7 +4,8 @@ Landing sensors (one per source folder) never read a file's content. A tick list
 (``stat`` only), hands new or changed files to one ``ingest_job`` run, and reads the catalog's
 new registrations to request ``daily_job`` runs for exactly the delivery days their rows feed
 (only the raw assets of those kinds and what is downstream of them), for days the landing zone
-covers (``Coverage``); rejected files are alerted. The sensors of the bidding folders (market/,
+covers (``Coverage``); a file whose name dates its day (a trade export, a live file) has that
+day's run requested in the tick that finds it (``named_days``); rejected files are alerted. The sensors of the bidding folders (market/,
 hydro/) share that tick (``landing_tick``) and request ``bidding_job`` instead, for the delivery
 days the new files affect whose gate closure is still ahead (``build_bid_landing_sensor``). Switched on for the first time, a sensor
 starts from what the catalog holds: registered files start nothing. Every step is bounded
@@ -34,12 +35,14 @@ import dagster as dg
 from flexpower_assets.bidding.config import BiddingConfigError
 from flexpower_assets.domain.time import BERLIN
 from flexpower_assets.ingestion.bid_days import bid_days
+from flexpower_assets.ingestion.catalog import LandingFile
 from flexpower_assets.ingestion.watch import (
     Coverage,
     Cursor,
     Registrations,
     WarehouseBusy,
     files_to_ingest,
+    named_days,
     new_registrations,
     no_ingestion_running,
     plan_days,
@@ -87,9 +90,13 @@ def daily_run_requests(source: str, days: Mapping[date, set[str]],
     return requests
 
 
-def ingest_run_request(source: str, files) -> dg.RunRequest:
-    digest = hashlib.sha1("\n".join(f"{f.relative}:{f.size_bytes}:{f.mtime_ns}" for f in files).encode())
-    return dg.RunRequest(run_key=f"{source}:ingest:{digest.hexdigest()[:16]}", job_name=ingest_job.name,
+def files_digest(files: Sequence[LandingFile]) -> str:
+    """A short key of some files in the form they were listed (path, size, modification time)."""
+    return hashlib.sha1("\n".join(f"{f.relative}:{f.size_bytes}:{f.mtime_ns}" for f in files).encode()).hexdigest()[:16]
+
+
+def ingest_run_request(source: str, files: Sequence[LandingFile]) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"{source}:ingest:{files_digest(files)}", job_name=ingest_job.name,
                          tags={"flexpower/trigger": f"landing/{source}", "flexpower/new_files": str(len(files))})
 
 
@@ -106,12 +113,17 @@ class TickDeferred(Exception):
 
 
 Plan = Callable[[dg.SensorEvaluationContext, Warehouse, Registrations, Cursor], list[dg.RunRequest]]
+NamedPlan = Callable[[Warehouse, list[LandingFile], Cursor], list[dg.RunRequest]]
 
 
 def landing_tick(context: dg.SensorEvaluationContext, source: str, landing: LandingZone,
-                 warehouse: WarehouseResource, notifier: Notifier, plan: Plan) -> dg.SensorResult:
+                 warehouse: WarehouseResource, notifier: Notifier, plan: Plan,
+                 plan_named: NamedPlan | None = None) -> dg.SensorResult:
     """One tick of a landing sensor: list the folders, hand new files to ``ingest_job``, then,
-    once the catalog registered something new, ``plan`` the runs its registrations start."""
+    once the catalog registered something new, ``plan`` the runs its registrations start.
+
+    ``plan_named`` requests runs for the new files whose names date their days, in this tick,
+    before they are registered; the registration does not request those days again."""
     began = time.monotonic()
     cursor = Cursor.load(context.cursor)
     store = _sensor_warehouse(warehouse)
@@ -127,10 +139,15 @@ def landing_tick(context: dg.SensorEvaluationContext, source: str, landing: Land
         if time.monotonic() - began > TICK_BUDGET_S:
             raise WarehouseBusy(f"listing took over {TICK_BUDGET_S:.0f} s; registrations next tick")
         with no_ingestion_running(store, LOCK_WAIT_S):
-            found = new_registrations(store, SOURCE_KINDS[source], f"{source}/", cursor.registered_mark)
+            if plan_named is not None and scan.to_ingest and cursor.registered_mark is not None:
+                requests += plan_named(store, scan.to_ingest, cursor)
+            found = new_registrations(store, SOURCE_KINDS[source], f"{source}/", cursor.registered_mark,
+                                      named=cursor.named)
             if cursor.registered_mark is not None and (found.mark != cursor.registered_mark or cursor.pending):
                 requests += plan(context, store, found, cursor)
             cursor.registered_mark = found.mark
+            for path in found.named_registered:
+                cursor.named.pop(path, None)
     except (WarehouseBusy, TickDeferred) as busy:
         # the registrations stay unhandled (the catalog mark did not move): the next tick plans them
         if requests:
@@ -162,13 +179,20 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
         cursor.pending = pending
         return daily_run_requests(source, now, selection_by_kind, found.mark or "none")
 
+    def plan_named(store: Warehouse, files: list[LandingFile], cursor: Cursor) -> list[dg.RunRequest]:
+        last = date.fromisoformat(daily_partitions.get_last_partition_key())
+        days = named_days(files, Coverage.of(store), date.fromisoformat(PARTITIONS_START), last, cursor)
+        if not days:
+            return []
+        return daily_run_requests(source, days, selection_by_kind, f"named-{files_digest(files)}")
+
     @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, daily_job], minimum_interval_seconds=interval_s,
                default_status=dg.DefaultSensorStatus.STOPPED,
                description=f"New files in the landing zone's {source}/ folder: registered by ingest_job, "
                            "then daily_job for the covered days their rows feed.")
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: WarehouseResource,
                 notifier: Notifier) -> dg.SensorResult:
-        return landing_tick(context, source, landing, warehouse, notifier, plan)
+        return landing_tick(context, source, landing, warehouse, notifier, plan, plan_named)
 
     return _sensor
 

@@ -13,6 +13,10 @@ A landing sensor never parses a file. Each tick it
    rejected files (to alert on);
 3. requests the days that the landing zone covers (``Coverage``) and keeps the others pending.
 
+Files whose names date their delivery day (trade exports, live files) need not wait for step 2:
+``named_days`` gives their covered days in the tick that lists them, and the cursor remembers
+them so that their registration does not request them again.
+
 So a sensor switched on for the first time starts from what is registered, never from zero: the
 files already in the catalog are known and start nothing.
 
@@ -27,16 +31,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+
 from flexpower_assets.domain.time import BERLIN, UTC, day_window
 from flexpower_assets.ingestion.catalog import CATALOG, LandingFile, settled_files
 from flexpower_assets.ingestion.hashing import file_sha256
-from flexpower_assets.parsers.registry import FILE_KINDS
+from flexpower_assets.parsers.registry import FILE_KINDS, named_delivery_day
 from resources.warehouse import Warehouse, WarehouseBusy, file_lock
 
 SNAPSHOT_KINDS = ("contracts", "technical_data")
@@ -65,6 +71,9 @@ class Cursor:
     paths_at_mark: list[str] = field(default_factory=list)
     registered_mark: str | None = None  # ISO time of the newest registration handled ("" = none yet)
     pending: dict[str, list[str]] = field(default_factory=dict)  # day -> kinds not yet requested
+    # path -> days requested from the file's name before it was registered (``named_days``): its
+    # registration does not request them again
+    named: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, raw: str | None) -> Cursor:
@@ -72,12 +81,14 @@ class Cursor:
             return cls()
         data = json.loads(raw)
         return cls(mark_ns=int(data["mark_ns"]), paths_at_mark=list(data["paths_at_mark"]),
-                   registered_mark=data.get("registered_mark"), pending=dict(data.get("pending", {})))
+                   registered_mark=data.get("registered_mark"), pending=dict(data.get("pending", {})),
+                   named=dict(data.get("named", {})))
 
     def dump(self) -> str:
         return json.dumps({"mark_ns": self.mark_ns, "paths_at_mark": sorted(self.paths_at_mark),
                            "registered_mark": self.registered_mark,
-                           "pending": {day: sorted(kinds) for day, kinds in sorted(self.pending.items())}})
+                           "pending": {day: sorted(kinds) for day, kinds in sorted(self.pending.items())},
+                           "named": self.named})
 
     def is_new(self, file: LandingFile) -> bool:
         return file.arrived_ns > self.mark_ns or (
@@ -92,7 +103,7 @@ class Cursor:
         if mark == self.mark_ns:
             at_mark = sorted(set(self.paths_at_mark) | set(at_mark))
         return Cursor(mark_ns=mark, paths_at_mark=at_mark, registered_mark=self.registered_mark,
-                      pending=dict(self.pending))
+                      pending=dict(self.pending), named=dict(self.named))
 
 
 def list_files(landing_dir: Path, folders: Collection[str]) -> list[LandingFile]:
@@ -196,6 +207,7 @@ class Registrations:
     n_rejected: int = 0
     mark: str | None = None
     accepted_kinds: set[str] = field(default_factory=set)  # kinds with a newly accepted file (days or not)
+    named_registered: set[str] = field(default_factory=set)  # paths of ``named`` registered since the mark
 
 
 def _source_filter(kinds: Collection[str], prefix: str) -> tuple[str, list]:
@@ -203,11 +215,13 @@ def _source_filter(kinds: Collection[str], prefix: str) -> tuple[str, list]:
 
 
 def new_registrations(warehouse: Warehouse, kinds: Collection[str], prefix: str, mark: str | None,
-                      max_rejected: int = 20) -> Registrations:
+                      max_rejected: int = 20, named: Mapping[str, Collection[str]] | None = None) -> Registrations:
     """What the catalog registered for some kinds (and unrecognised files under ``prefix``) since ``mark``.
 
     ``mark`` None means the sensor's first tick: what is registered already is taken as handled
     (the mark moves to the newest registration, or to ``""``, the beginning, on an empty catalog).
+    ``named`` (path -> ISO days) are days already requested for a file from its name: its
+    registration does not add them again, and the paths registered now are in ``named_registered``.
     """
     result = Registrations(mark=mark)
     if not warehouse.table_exists("landing", "files"):
@@ -227,10 +241,18 @@ def new_registrations(warehouse: Warehouse, kinds: Collection[str], prefix: str,
     window = f"{source} and {since} and registered_at <= ?::timestamptz"
     window_params = [*params, *since_params, result.mark]
     days = warehouse.read(
-        f"select distinct kind, day from (select kind, unnest(delivery_days) as day from {CATALOG} "
+        f"select distinct path, kind, day from (select path, kind, unnest(delivery_days) as day from {CATALOG} "
         f"where {window} and status in ('accepted', 'replaced') and delivery_days is not null)",
         window_params)
-    for kind, day in days.iter_rows():
+    if named:
+        requested = pl.DataFrame({"path": [path for path, ds in named.items() for _ in ds],
+                                  "day": [date.fromisoformat(d) for ds in named.values() for d in ds]},
+                                 schema={"path": pl.String, "day": pl.Date})
+        days = days.join(requested, on=["path", "day"], how="anti")
+        result.named_registered = set(warehouse.read(
+            f"select distinct path from {CATALOG} where {window} and list_contains(?, path)",
+            [*window_params, sorted(named)])["path"].to_list())
+    for kind, day in days.select("kind", "day").unique().iter_rows():
         result.days_by_kind.setdefault(kind, set()).add(day)
     accepted = warehouse.read(
         f"select distinct kind from {CATALOG} where {window} and status in ('accepted', 'replaced') "
@@ -319,6 +341,33 @@ class Coverage:
         return cls(frozenset(traded), min(created) if created else None)
 
 
+MAX_NAMED_PATHS = MAX_FILES_PER_TICK  # files remembered in ``Cursor.named`` (the newest)
+
+
+def named_days(files: Iterable[LandingFile], coverage: Coverage, first: date, last: date,
+               cursor: Cursor) -> dict[date, set[str]]:
+    """Covered days that new files date in their names (trade exports, live files), by kind.
+
+    They can be requested in the tick that finds the files, before their registration: the raw
+    step of the run registers the files of its kinds itself. Each path and its days go into
+    ``cursor.named``, so the registration does not request them again; days the rows feed beyond
+    the named one (an export with trades of the next day) come with the registration, as do the
+    days not covered yet (a day's first trade export makes it covered once it is accepted).
+    """
+    days: dict[date, set[str]] = {}
+    for file in files:
+        named = named_delivery_day(file.relative)
+        if named is None:
+            continue
+        kind, day = named
+        if first <= day <= last and coverage.covers(day):
+            days.setdefault(day, set()).add(kind.name)
+            cursor.named[file.relative] = sorted({*cursor.named.pop(file.relative, []), day.isoformat()})
+    while len(cursor.named) > MAX_NAMED_PATHS:
+        cursor.named.pop(next(iter(cursor.named)))  # the oldest: its registration may request its day again
+    return days
+
+
 def plan_days(days_by_kind: dict[str, set[date]], pending: dict[str, list[str]], coverage: Coverage,
               first: date, last: date, max_days: int) -> tuple[dict[date, set[str]], dict[str, list[str]]]:
     """Split the affected days (new and pending) into those to request now and those to keep waiting.
@@ -344,5 +393,5 @@ def plan_days(days_by_kind: dict[str, set[date]], pending: dict[str, list[str]],
 
 
 __all__ = ["Coverage", "Cursor", "FileScan", "Registrations", "WarehouseBusy", "files_to_ingest",
-           "list_files", "name_created_at", "new_registrations", "no_ingestion_running", "plan_days",
+           "list_files", "name_created_at", "named_days", "new_registrations", "no_ingestion_running", "plan_days",
            "snapshot_days", "snapshot_kind_days", "source_folders", "source_kinds"]

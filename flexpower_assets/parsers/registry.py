@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import polars as pl
 
@@ -34,6 +35,7 @@ class FileKind:
     parse: Callable[..., pl.DataFrame]
     read_batch: BatchReader | None = None
     batch_takes_contents: bool = False
+    day_in_name: str | None = None  # the name's group that dates the rows' (Berlin) delivery day
 
 
 FILE_KINDS: tuple[FileKind, ...] = (
@@ -43,16 +45,16 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("forecast", "vpp", "vpp/forecasts", vpp.FORECAST_NAME, vpp.parse_forecast,
              read_batch=vpp.read_forecast_batch, batch_takes_contents=True),
     FileKind("live", "vpp", "vpp/live", vpp.LIVE_NAME, vpp.parse_live, read_batch=vpp.read_live_batch,
-             batch_takes_contents=True),
+             batch_takes_contents=True, day_in_name="day"),
     FileKind("final_production", "dso", "dso", dso.FINAL_PRODUCTION_NAME, dso.parse_final_production,
              read_batch=dso.read_final_production_batch),
     FileKind("redispatch_flags", "dso", "dso", dso.REDISPATCH_FLAG_NAME, dso.parse_redispatch_flags),
     FileKind("redispatch_compensation", "dso", "dso", dso.REDISPATCH_COMPENSATION_NAME,
              dso.parse_redispatch_compensation),
     FileKind("private_trades", "exchange", "exchange", exchange.PRIVATE_TRADES_NAME,
-             exchange.parse_trades),
+             exchange.parse_trades, day_in_name="day"),
     FileKind("public_trades", "exchange", "exchange", exchange.PUBLIC_TRADES_NAME,
-             exchange.parse_trades),
+             exchange.parse_trades, day_in_name="day"),
     FileKind("imbalance_estimate", "imbalance", "imbalance", imbalance.ESTIMATE_NAME,
              imbalance.parse_imbalance_estimate),
     FileKind("imbalance_final", "imbalance", "imbalance", imbalance.FINAL_NAME,
@@ -84,3 +86,19 @@ def classify(relative_path: str) -> FileKind | None:
         if kind.pattern.fullmatch(name):
             return kind
     return None
+
+
+def named_delivery_day(relative_path: str) -> tuple[FileKind, date] | None:
+    """The kind and the delivery day a file's name dates, for kinds whose names date their rows.
+
+    A trade export (``Private_Trades-<YYYYMMDD>-...``) and a live file (``..._<YYYYMMDD>.json``)
+    name the day their rows mostly feed; other kinds, or a name whose date is not a date, None.
+    """
+    kind = classify(relative_path)
+    if kind is None or kind.day_in_name is None:
+        return None
+    text = kind.pattern.fullmatch(relative_path.replace("\\", "/").rpartition("/")[2])[kind.day_in_name]
+    try:
+        return kind, datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        return None

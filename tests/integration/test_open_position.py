@@ -11,6 +11,7 @@ import pytest
 
 from flexpower_assets.definitions import _downstream_by_kind, build_defs
 from flexpower_assets.ingestion.catalog import sync_landing
+from flexpower_assets.ingestion.watch import Cursor
 from flexpower_assets.runner import materialize_days
 from resources.warehouse import Warehouse
 from tests.integration.conftest import make_settings
@@ -47,7 +48,7 @@ def test_a_new_forecast_or_trade_export_re_runs_the_open_position():
     assert dg.AssetKey("open_position") not in selection["final_production"]
 
 
-def test_a_dropped_trade_export_changes_the_open_position_in_the_next_tick(built):
+def test_a_dropped_trade_export_changes_the_open_position_within_one_tick(built):
     defs, warehouse, landing, instance, _settings = built
     before = open_row(warehouse)
     assert before["as_of"] == NOW and before["minutes_to_delivery"] == 135.0
@@ -57,12 +58,11 @@ def test_a_dropped_trade_export_changes_the_open_position_in_the_next_tick(built
         "# Private Trades - 2025-06-09 - 2025-06-09T09:30:00.000Z;;;;;;;;\n"
         "TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n"
         "9000001;SELL;2025-06-09 12:00:00+00:00;2025-06-09 12:15:00+00:00;2025-06-09 09:29:00+00:00;61.5;EUR;8.0;MWH\n")
-    handed = evaluate(defs, "landing_exchange_sensor", instance, cursor)
-    assert [r.job_name for r in handed.run_requests] == ["ingest_job"]  # the tick only lists the folder
-    assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
-    tick = evaluate(defs, "landing_exchange_sensor", instance, handed.cursor)
-    assert [(r.job_name, r.partition_key) for r in tick.run_requests] == [("daily_job", DAY)]
-    request = tick.run_requests[0]
+    tick = evaluate(defs, "landing_exchange_sensor", instance, cursor)
+    # the tick that finds the file requests its registration and, as the name dates the day (and
+    # the day is traded already), the day's run, which registers the file itself
+    assert [(r.job_name, r.partition_key) for r in tick.run_requests] == [("ingest_job", None), ("daily_job", DAY)]
+    request = tick.run_requests[1]
     assert dg.AssetKey("open_position") in request.asset_selection
     result = defs.resolve_job_def("daily_job").execute_in_process(
         partition_key=DAY, instance=instance, asset_selection=list(request.asset_selection))
@@ -82,6 +82,10 @@ def test_a_dropped_trade_export_changes_the_open_position_in_the_next_tick(built
         "and minutes_to_delivery < 120 and abs(open_mwh) > 0.10 * capacity_mw * 0.25", [DAY])["n"][0]
     assert check.metadata["n_qh_above"].value == flagged and check.passed == (flagged == 0)
     assert check.metadata["as_of_utc"].value == NOW.isoformat()
+    # the ingest run finds the file registered; the registration does not request the day again
+    assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
+    later = evaluate(defs, "landing_exchange_sensor", instance, tick.cursor)
+    assert later.run_requests == [] and Cursor.load(later.cursor).named == {}
 
 
 def test_the_demo_builds_today_and_tomorrow_and_says_where_they_are(built, tmp_path, monkeypatch):

@@ -67,3 +67,42 @@ def test_days_a_file_feeds_include_where_its_rows_reach():
     assert file_days("private_trades", straddling) == [date(2025, 6, 8), date(2025, 6, 9)]
     ending = straddling.with_columns(pl.col("delivery_start", "delivery_end").dt.offset_by("-30m"))
     assert file_days("private_trades", ending) == [date(2025, 6, 8)]
+
+
+def test_trade_exports_and_live_files_name_their_delivery_day():
+    from flexpower_assets.parsers.registry import named_delivery_day
+
+    kind, day = named_delivery_day("exchange/Private_Trades-20250609-20250609T093000000Z.csv")
+    assert (kind.name, day) == ("private_trades", date(2025, 6, 9))
+    kind, day = named_delivery_day("exchange/Public_Trades-20250608-20250609T000516000Z.csv")
+    assert (kind.name, day) == ("public_trades", date(2025, 6, 8))
+    kind, day = named_delivery_day("vpp/live/SOL02_20250608.json")
+    assert (kind.name, day) == ("live", date(2025, 6, 8))
+    # a forecast's name holds its version, not the days it forecasts; a snapshot's its creation
+    assert named_delivery_day("vpp/forecasts/SOL-DE-001_20250608T0600Z.json") is None
+    assert named_delivery_day("crm/asset_contracts_20250608_043831.csv") is None
+    # a name that matches the pattern but holds no date
+    assert named_delivery_day("exchange/Private_Trades-20251399-20250609T093000000Z.csv") is None
+
+
+def test_named_days_request_only_covered_days_in_range_and_remember_the_paths():
+    from flexpower_assets.ingestion.watch import Coverage, named_days
+
+    coverage = Coverage(traded_days=frozenset({date(2025, 6, 8), date(2025, 6, 9)}),
+                        first_snapshot_at=datetime(2025, 6, 1, 4, 34, tzinfo=UTC))
+    files = [landing_file("exchange/Private_Trades-20250609-20250609T093000000Z.csv", 1),
+             landing_file("exchange/Public_Trades-20250609-20250609T093000000Z.csv", 2),
+             landing_file("exchange/Private_Trades-20250610-20250610T093000000Z.csv", 3),  # not traded yet
+             landing_file("vpp/live/WND01_20250608.json", 4),
+             landing_file("vpp/forecasts/WND-DE-001_20250608T0600Z.json", 5)]
+    cursor = Cursor()
+    days = named_days(files, coverage, date(2025, 1, 1), date(2025, 12, 31), cursor)
+    assert days == {date(2025, 6, 9): {"private_trades", "public_trades"}, date(2025, 6, 8): {"live"}}
+    assert cursor.named == {"exchange/Private_Trades-20250609-20250609T093000000Z.csv": ["2025-06-09"],
+                            "exchange/Public_Trades-20250609-20250609T093000000Z.csv": ["2025-06-09"],
+                            "vpp/live/WND01_20250608.json": ["2025-06-08"]}
+    assert Cursor.load(cursor.dump()) == cursor
+    # outside the partitions: nothing, and nothing remembered
+    cursor = Cursor()
+    assert named_days(files, coverage, date(2025, 6, 10), date(2025, 12, 31), cursor) == {}
+    assert cursor.named == {}
