@@ -18,7 +18,7 @@ from flexpower_assets.assets.briefing import BriefingWriter, briefing_assets, br
 from flexpower_assets.assets.daily import daily_assets
 from flexpower_assets.assets.landing import landing_files
 from flexpower_assets.assets.monthly import monthly_assets
-from flexpower_assets.assets.position import position_assets
+from flexpower_assets.assets.position import position_assets, position_job
 from flexpower_assets.assets.probabilistic import probabilistic_assets
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
 from flexpower_assets.assets.reports import report_assets
@@ -104,7 +104,8 @@ def build_defs(settings: Settings | None = None,
     sensors += [rebuild_after_daily_sensor, late_data_sensor, run_failure_alert_sensor]
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[ingest_job, daily_job, daily_reports_job, monthly_job, bidding_job, backtest_job, briefing_job],
+        jobs=[ingest_job, daily_job, daily_reports_job, monthly_job, bidding_job, backtest_job, briefing_job,
+              position_job],
         schedules=schedules,
         sensors=[*sensors, bid_deadline_sensor],
         resources=resources,

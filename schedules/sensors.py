@@ -32,6 +32,7 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from flexpower_assets.assets.position import position_job
 from flexpower_assets.bidding.config import BiddingConfigError
 from flexpower_assets.domain.time import BERLIN
 from flexpower_assets.ingestion.bid_days import bid_days
@@ -46,6 +47,7 @@ from flexpower_assets.ingestion.watch import (
     new_registrations,
     no_ingestion_running,
     plan_days,
+    position_days,
     snapshot_kind_days,
     source_folders,
     source_kinds,
@@ -55,6 +57,7 @@ from flexpower_assets.quality.freshness import arrivals
 from resources.bidding import BiddingResource
 from resources.landing import LandingZone
 from resources.notifier import Notifier
+from resources.position import PositionResource
 from resources.warehouse import Warehouse
 from resources.warehouse_resource import WarehouseResource
 from schedules.jobs import bidding_job, daily_job, daily_reports_job, ingest_job, monthly_job
@@ -93,6 +96,17 @@ def daily_run_requests(source: str, days: Mapping[date, set[str]],
 def files_digest(files: Sequence[LandingFile]) -> str:
     """A short key of some files in the form they were listed (path, size, modification time)."""
     return hashlib.sha1("\n".join(f"{f.relative}:{f.size_bytes}:{f.mtime_ns}" for f in files).encode()).hexdigest()[:16]
+
+
+def position_run_requests(source: str, days: Sequence[date], kinds: Mapping[str, set[date]],
+                          mark: str) -> list[dg.RunRequest]:
+    """One ``position_job`` run per day (today or tomorrow) whose open position new files change."""
+    return [dg.RunRequest(
+        run_key=f"{source}:position:{day.isoformat()}:{mark}", job_name=position_job.name,
+        partition_key=day.isoformat(),
+        tags={"flexpower/trigger": f"landing/{source}",
+              "flexpower/kinds": ",".join(sorted(kind for kind, of_kind in kinds.items() if day in of_kind))})
+        for day in days]
 
 
 def ingest_run_request(source: str, files: Sequence[LandingFile]) -> dg.RunRequest:
@@ -169,15 +183,19 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
                          interval_s: int = 60) -> dg.SensorDefinition:
     """The landing sensor of a source whose files feed the daily pipeline: ``daily_job`` per covered day."""
 
-    def plan(context, store: Warehouse, found: Registrations, cursor: Cursor) -> list[dg.RunRequest]:
+    def plan(context, store: Warehouse, found: Registrations, cursor: Cursor,
+             position: PositionResource) -> list[dg.RunRequest]:
         today = datetime.now(BERLIN).date()
         for kind, paths in found.snapshot_paths.items():
             found.days_by_kind.setdefault(kind, set()).update(snapshot_kind_days(store, kind, paths, today))
         last = date.fromisoformat(daily_partitions.get_last_partition_key())
-        now, pending = plan_days(found.days_by_kind, cursor.pending, Coverage.of(store),
+        coverage = Coverage.of(store)
+        now, pending = plan_days(found.days_by_kind, cursor.pending, coverage,
                                  date.fromisoformat(PARTITIONS_START), last, MAX_DAYS_PER_TICK)
         cursor.pending = pending
-        return daily_run_requests(source, now, selection_by_kind, found.mark or "none")
+        near = position_days(found.days_by_kind, coverage, position.clock().astimezone(BERLIN).date(), already=now)
+        return (daily_run_requests(source, now, selection_by_kind, found.mark or "none")
+                + position_run_requests(source, near, found.days_by_kind, found.mark or "none"))
 
     def plan_named(store: Warehouse, files: list[LandingFile], cursor: Cursor) -> list[dg.RunRequest]:
         last = date.fromisoformat(daily_partitions.get_last_partition_key())
@@ -186,13 +204,15 @@ def build_landing_sensor(source: str, selection_by_kind: Mapping[str, Sequence[d
             return []
         return daily_run_requests(source, days, selection_by_kind, f"named-{files_digest(files)}")
 
-    @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, daily_job], minimum_interval_seconds=interval_s,
-               default_status=dg.DefaultSensorStatus.STOPPED,
+    @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, daily_job, position_job],
+               minimum_interval_seconds=interval_s, default_status=dg.DefaultSensorStatus.STOPPED,
                description=f"New files in the landing zone's {source}/ folder: registered by ingest_job, "
-                           "then daily_job for the covered days their rows feed.")
+                           "then daily_job for the covered days their rows feed (position_job for today "
+                           "or tomorrow when only the open position can be built).")
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: WarehouseResource,
-                notifier: Notifier) -> dg.SensorResult:
-        return landing_tick(context, source, landing, warehouse, notifier, plan, plan_named)
+                notifier: Notifier, position: PositionResource) -> dg.SensorResult:
+        return landing_tick(context, source, landing, warehouse, notifier,
+                            lambda ctx, store, found, cursor: plan(ctx, store, found, cursor, position), plan_named)
 
     return _sensor
 
@@ -217,7 +237,8 @@ def build_bid_landing_sensor(source: str, interval_s: int = 60) -> dg.SensorDefi
     bidding configuration the new files are still ingested and their bid days wait in the cursor.
     """
 
-    def plan(context, store: Warehouse, found: Registrations, cursor: Cursor, bidding: BiddingResource):
+    def plan(context, store: Warehouse, found: Registrations, cursor: Cursor, bidding: BiddingResource,
+             position: PositionResource):
         try:
             config, _ = bidding.load()
         except BiddingConfigError as error:
@@ -234,17 +255,21 @@ def build_bid_landing_sensor(source: str, interval_s: int = 60) -> dg.SensorDefi
         outside = sorted(day for day in days.open if not first <= day <= last)
         if outside:
             context.log.warning(f"no partition yet for {', '.join(map(str, outside))}: no bid run requested")
-        return bid_run_requests(source, {d: k for d, k in days.open.items() if first <= d <= last},
-                                found.mark or "none")
+        # the auction's results change today's or tomorrow's open position (not the bids)
+        near = position_days(found.days_by_kind, Coverage.of(store), position.clock().astimezone(BERLIN).date())
+        return (bid_run_requests(source, {d: k for d, k in days.open.items() if first <= d <= last},
+                                 found.mark or "none")
+                + position_run_requests(source, near, found.days_by_kind, found.mark or "none"))
 
-    @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, bidding_job], minimum_interval_seconds=interval_s,
-               default_status=dg.DefaultSensorStatus.STOPPED,
+    @dg.sensor(name=f"landing_{source}_sensor", jobs=[ingest_job, bidding_job, position_job],
+               minimum_interval_seconds=interval_s, default_status=dg.DefaultSensorStatus.STOPPED,
                description=f"New files in the landing zone's {source}/ folder: registered by ingest_job, "
-                           "then bidding_job for the delivery days they affect whose gate closure is ahead.")
+                           "then bidding_job for the delivery days they affect whose gate closure is ahead "
+                           "(position_job for today or tomorrow when the auction's results come in).")
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: WarehouseResource,
-                notifier: Notifier, bidding: BiddingResource) -> dg.SensorResult:
+                notifier: Notifier, bidding: BiddingResource, position: PositionResource) -> dg.SensorResult:
         return landing_tick(context, source, landing, warehouse, notifier,
-                            lambda ctx, store, found, cursor: plan(ctx, store, found, cursor, bidding))
+                            lambda ctx, store, found, cursor: plan(ctx, store, found, cursor, bidding, position))
 
     return _sensor
 

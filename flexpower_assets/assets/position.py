@@ -149,3 +149,18 @@ def position_of_day(d: DeliveryDay, forecast_rows: pl.DataFrame, private_trades:
 
 
 position_assets = [open_position]
+
+# What the open position of a day needs of that day when the day's other tables are not built
+# (tomorrow, before the day's first trade export): its raw inputs and the portfolio.
+POSITION_SELECTION = dg.AssetSelection.assets(
+    dg.AssetKey("open_position"), dg.AssetKey(["core", "portfolio_assets"]),
+    *(RAW_ASSET_KEYS[kind] for kind in ("contracts", "technical_data", "forecast", "private_trades")))
+
+position_job = dg.define_asset_job(
+    "position_job",
+    selection=POSITION_SELECTION,
+    partitions_def=daily_partitions,
+    description="The open position of today or tomorrow with just its inputs (raw forecasts, trades, "
+                "contracts, technical data and the portfolio), for days whose other tables wait for data.",
+    tags={"flexpower/job": "position"},
+)

@@ -326,9 +326,12 @@ class Coverage:
     traded_days: frozenset[date]
     first_snapshot_at: datetime | None
 
+    def has_portfolio(self, day: date) -> bool:
+        """A CRM snapshot applies to the day (one was created before the day's end)."""
+        return self.first_snapshot_at is not None and day_window(day)[1] > self.first_snapshot_at
+
     def covers(self, day: date) -> bool:
-        return (self.first_snapshot_at is not None and day in self.traded_days
-                and day_window(day)[1] > self.first_snapshot_at)
+        return day in self.traded_days and self.has_portfolio(day)
 
     @classmethod
     def of(cls, warehouse: Warehouse) -> Coverage:
@@ -339,6 +342,22 @@ class Coverage:
             [DAYS_ARE_FED_BY])["day"].to_list()
         created = [t for t in (name_created_at(p) for p in accepted_paths(warehouse, "contracts")) if t is not None]
         return cls(frozenset(traded), min(created) if created else None)
+
+
+POSITION_KINDS = frozenset({"forecast", "private_trades", "day_ahead_prices"})  # what the open position reads
+
+
+def position_days(days_by_kind: Mapping[str, Iterable[date]], coverage: Coverage, today: date,
+                  already: Collection[date] = ()) -> list[date]:
+    """Today and tomorrow, where new forecasts, trade exports or auction results change the open
+    position and the day has a portfolio, except the days in ``already`` (their runs include it).
+
+    Tomorrow is traded before it is covered (its first trade export comes during the day), so its
+    open position cannot wait for coverage like the day's other tables.
+    """
+    near = {today, today + timedelta(days=1)}
+    days = {day for kind, of_kind in days_by_kind.items() if kind in POSITION_KINDS for day in of_kind}
+    return sorted(day for day in days & near if coverage.has_portfolio(day) and day not in already)
 
 
 MAX_NAMED_PATHS = MAX_FILES_PER_TICK  # files remembered in ``Cursor.named`` (the newest)
@@ -394,4 +413,5 @@ def plan_days(days_by_kind: dict[str, set[date]], pending: dict[str, list[str]],
 
 __all__ = ["Coverage", "Cursor", "FileScan", "Registrations", "WarehouseBusy", "files_to_ingest",
            "list_files", "name_created_at", "named_days", "new_registrations", "no_ingestion_running", "plan_days",
+           "position_days",
            "snapshot_days", "snapshot_kind_days", "source_folders", "source_kinds"]

@@ -28,7 +28,7 @@ def world(tmp_path, now: str):
 
 
 def tick(defs: dg.Definitions, bench: Bench, name: str, cursor: str | None):
-    resources = {key: defs.resources[key] for key in ("landing", "warehouse", "notifier", "bidding")}
+    resources = {key: defs.resources[key] for key in ("landing", "warehouse", "notifier", "bidding", "position")}
     context = dg.build_sensor_context(instance=bench.instance, cursor=cursor, definitions=defs, resources=resources)
     return defs.resolve_sensor_def(name).evaluate_tick(context)
 

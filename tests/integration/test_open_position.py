@@ -102,3 +102,32 @@ def test_the_demo_builds_today_and_tomorrow_and_says_where_they_are(built, tmp_p
     assert f"main.open_position in {settings.warehouse_path}" in text and "/position" in text
     days = warehouse.read("select distinct delivery_day from main.open_position order by 1")["delivery_day"].to_list()
     assert [d.isoformat() for d in days] == ["2025-06-08", "2025-06-09"]
+
+
+def test_tomorrow_gets_its_open_position_before_its_first_trade_export(sample_landing, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(sample_landing, landing)
+    for export in (landing / "exchange").glob("Private_Trades-20250609-*.csv"):
+        export.unlink()  # 06-09 not traded yet: its other tables wait, its open position does not
+    today_10 = datetime(2025, 6, 8, 10, 0, tzinfo=timezone.utc)
+    settings = replace(make_settings(landing, tmp_path), now=today_10)
+    defs = build_defs(settings)
+    with dg.instance_for_test() as instance:
+        first = evaluate(defs, "landing_vpp_sensor", instance, None)
+        assert [r.job_name for r in first.run_requests] == ["ingest_job"]
+        assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
+        tick = evaluate(defs, "landing_vpp_sensor", instance, first.cursor)
+        requested = [(r.job_name, r.partition_key) for r in tick.run_requests]
+        # the traded days get their daily runs; tomorrow (06-09) gets the open position alone
+        assert ("daily_job", "2025-06-08") in requested and ("daily_job", "2025-06-09") not in requested
+        assert [p for job, p in requested if job == "position_job"] == ["2025-06-09"]
+        result = defs.resolve_job_def("position_job").execute_in_process(partition_key="2025-06-09", instance=instance)
+        assert result.success
+        built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        assert built == {"open_position", "core/portfolio_assets", "raw/raw_crm__contracts", "raw/raw_vpp__technical_data",
+                         "raw/raw_vpp__forecasts", "raw/raw_exchange__private_trades"}
+    rows = Warehouse(settings.warehouse_path).read(
+        "select count(*) as n, sum(intraday_net_mwh) as intraday, count(forecast_mwh) as with_forecast, "
+        "min(as_of) as as_of from main.open_position where delivery_day = '2025-06-09'").row(0, named=True)
+    # 06-09 in Berlin has 96 QHs; no export yet, so nothing sold intraday; every QH has a forecast
+    assert rows == {"n": 96, "intraday": 0.0, "with_forecast": 96, "as_of": today_10}

@@ -32,7 +32,7 @@ def write_final_production(folder: Path, mp: str, utc_day: str, file_date: str, 
 
 
 def evaluate(defs: dg.Definitions, name: str, instance, cursor: str | None, **overrides):
-    resources = {key: defs.resources[key] for key in ("landing", "warehouse", "notifier")}
+    resources = {key: defs.resources[key] for key in ("landing", "warehouse", "notifier", "position")}
     resources.update(overrides)
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=resources)
     return defs.resolve_sensor_def(name).evaluate_tick(context)

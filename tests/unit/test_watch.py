@@ -106,3 +106,22 @@ def test_named_days_request_only_covered_days_in_range_and_remember_the_paths():
     cursor = Cursor()
     assert named_days(files, coverage, date(2025, 6, 10), date(2025, 12, 31), cursor) == {}
     assert cursor.named == {}
+
+
+def test_position_days_are_today_and_tomorrow_with_a_portfolio_and_not_run_already():
+    from flexpower_assets.ingestion.watch import Coverage, position_days
+
+    coverage = Coverage(traded_days=frozenset({date(2025, 6, 8)}),
+                        first_snapshot_at=datetime(2025, 6, 1, 4, 34, tzinfo=UTC))
+    today = date(2025, 6, 8)
+    days_by_kind = {"forecast": {date(2025, 6, 7), date(2025, 6, 8), date(2025, 6, 9), date(2025, 6, 10)},
+                    "live": {date(2025, 6, 9)}}
+    # 06-07 is past, 06-10 the day after tomorrow; 06-08 is run by daily_job already
+    assert position_days(days_by_kind, coverage, today, already={date(2025, 6, 8)}) == [date(2025, 6, 9)]
+    assert position_days(days_by_kind, coverage, today) == [date(2025, 6, 8), date(2025, 6, 9)]
+    # live files do not move the open position; the auction's results do
+    assert position_days({"live": {date(2025, 6, 9)}}, coverage, today) == []
+    assert position_days({"day_ahead_prices": {date(2025, 6, 9)}}, coverage, today) == [date(2025, 6, 9)]
+    # before the first CRM snapshot there is no portfolio to hold a position
+    no_crm = Coverage(traded_days=frozenset(), first_snapshot_at=datetime(2025, 6, 9, 23, 0, tzinfo=UTC))
+    assert position_days(days_by_kind, no_crm, today) == []
