@@ -4,10 +4,11 @@ It simulates small hydro clients (one plant each, few scenarios) over as many de
 the runs need, starts the mock exchange on a free port, writes the instance configuration of the
 chosen storage into a fresh DAGSTER_HOME (``dagster.yaml``: SQLite; ``dagster-postgres.yaml``:
 PostgreSQL, on a throwaway server from ``bench.postgres``), starts ``dagster-daemon run -w
-workspace.yaml`` and submits N ``bidding_job`` runs to the queued run coordinator: one
-(delivery day, client) each (partition tag and ``flexpower/bid_clients``), every run at its own
-day's morning (the bidding resource's ``now`` in the run config, as a replayed day). Submission
-is what ``dagster job launch`` does, with the workspace loaded once; the runs wait in the queue
+workspace.yaml`` and ``dagster-webserver``, and submits N ``bidding_job`` runs to the queued run
+coordinator: one (delivery day, client) each (partition tag and ``flexpower/bid_clients``), every
+run at its own day's morning (the bidding resource's ``now`` in the run config, as a replayed day).
+Submission goes through the webserver's GraphQL API (``dagster_graphql.DagsterGraphQLClient``, what
+the UI's launch button and any outside scheduler use); the runs wait in the queue
 until the daemon launches them within the instance's limits (never two runs of one delivery day
 at once: the day's bid tables and step outputs are per partition). It waits for every run to
 finish, stops the daemon, and prints runs per hour (runs over first submission to last run
@@ -34,11 +35,13 @@ from pathlib import Path
 import click
 import yaml
 
+from flexpower_assets.ports import free_port
 from flexpower_assets.settings import environment
 
 DAY = date(2025, 10, 15)
 STORAGES = {"sqlite": "dagster.yaml", "postgres": "dagster-postgres.yaml"}
 JOB = "bidding_job"
+LOCATION = "flexpower"  # workspace.yaml's code location
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -165,24 +168,24 @@ def _measure(storage: str, runs: int, client_ids: list[str], scenarios: int, roo
                  f"{type(instance.run_coordinator).__name__} (max {queue.max_concurrent_runs} concurrent runs), "
                  f"run monitoring {'on' if instance.run_monitoring_enabled else 'off'}")
             load_before, cpu_before = os.getloadavg(), _children_cpu_s()
-            daemon_log = (root / "daemon.log").open("w")
-            daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w",
-                                       str(PROJECT_ROOT / "workspace.yaml")], cwd=PROJECT_ROOT,
-                                      stdout=daemon_log, stderr=subprocess.STDOUT)
-            try:
-                _wait_for_daemon(instance, daemon, root / "daemon.log")
-                submitted_at = time.time()
-                bidding = {"config_path": str(config_path), "data_dir": env["FLEXPOWER_DATA_DIR"],
-                           "exchange_url": exchange.url}  # a resource's run config lists every field it sets
-                run_ids = _submit(instance, runs, client_ids, bidding, echo)
-                records = _wait_for_runs(instance, run_ids, daemon, timeout_s, echo)
-            finally:
-                daemon.terminate()
+            bin_dir, workspace, port = Path(sys.executable).parent, str(PROJECT_ROOT / "workspace.yaml"), free_port()
+            with (root / "daemon.log").open("w") as daemon_log, (root / "webserver.log").open("w") as web_log:
+                daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", workspace], cwd=PROJECT_ROOT,
+                                          stdout=daemon_log, stderr=subprocess.STDOUT)
+                webserver = subprocess.Popen([str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
+                                              "-p", str(port)], cwd=PROJECT_ROOT, stdout=web_log,
+                                             stderr=subprocess.STDOUT)
                 try:
-                    daemon.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    daemon.kill()
-                daemon_log.close()
+                    client = _webserver_client(port, webserver, root / "webserver.log")
+                    _wait_for_daemon(instance, daemon, root / "daemon.log")
+                    submitted_at = time.time()
+                    bidding = {"config_path": str(config_path), "data_dir": env["FLEXPOWER_DATA_DIR"],
+                               "exchange_url": exchange.url}  # a resource's run config lists every field it sets
+                    run_ids = _submit(client, runs, client_ids, bidding, echo)
+                    records = _wait_for_runs(instance, run_ids, daemon, timeout_s, echo)
+                finally:
+                    _stop(webserver)
+                    _stop(daemon)
             load_after, cpu_s = os.getloadavg(), _children_cpu_s() - cpu_before
     summary = _summarise(storage, runs, client_ids, scenarios, records, submitted_at, queue.max_concurrent_runs,
                          load_before, load_after, echo)
@@ -210,37 +213,54 @@ def run_plan(runs: int, client_ids: list[str]) -> list[tuple[date, str]]:
     return [(DAY + timedelta(days=i % days), client_ids[i // days]) for i in range(runs)]
 
 
-def _submit(instance, runs: int, client_ids: list[str], bidding: dict, echo: Callable[[str], None]) -> list[str]:
-    plan = run_plan(runs, client_ids)
-    """Queue ``runs`` bid runs, one (day, client) each, the way ``dagster job launch`` does."""
-    from dagster import __version__
-    from dagster._cli.job import _create_run
-    from dagster._cli.workspace.cli_target import (
-        get_code_location_from_workspace,
-        get_remote_job_from_remote_repo,
-        get_remote_repository_from_code_location,
-        get_workspace_from_cli_opts,
-    )
-    from dagster_shared.cli import WorkspaceOpts
-
+def _submit(client, runs: int, client_ids: list[str], bidding: dict, echo: Callable[[str], None]) -> list[str]:
+    """Submit ``runs`` bid runs, one (day, client) each, through the webserver's GraphQL API (what
+    the UI's launch button does): the queued run coordinator queues them for the daemon."""
     from flexpower_assets.assets.bidding import CLIENTS_TAG
-    from flexpower_assets.settings import PROJECT_ROOT
 
-    opts = WorkspaceOpts(workspace=(str(PROJECT_ROOT / "workspace.yaml"),))
+    plan = run_plan(runs, client_ids)
     run_ids = []
-    with get_workspace_from_cli_opts(instance, version=__version__, workspace_opts=opts) as workspace:
-        location = get_code_location_from_workspace(workspace, "flexpower")
-        repository = get_remote_repository_from_code_location(location, None)
-        job = get_remote_job_from_remote_repo(repository, JOB)
-        for day, client in plan:  # day by day, so that consecutive runs may run side by side
-            tags = {"dagster/partition": day.isoformat(), CLIENTS_TAG: client, "flexpower/bench": "runs"}
-            run_config = {"resources": {"bidding": {"config": {**bidding, "now": _iso(morning_before(day))}}}}
-            run = _create_run(instance=instance, code_location=location, remote_repo=repository, remote_job=job,
-                              run_config=run_config, tags=tags, op_selection=None, run_id=None)
-            instance.submit_run(run.run_id, workspace)
-            run_ids.append(run.run_id)
+    for day, client_id in plan:  # day by day, so that consecutive runs may run side by side
+        tags = {"dagster/partition": day.isoformat(), CLIENTS_TAG: client_id, "flexpower/bench": "runs"}
+        run_config = {"resources": {"bidding": {"config": {**bidding, "now": _iso(morning_before(day))}}}}
+        run_ids.append(client.submit_job_execution(JOB, repository_location_name=LOCATION, run_config=run_config,
+                                                   tags=tags))
     echo(f"queued {runs} {JOB} runs: {len(client_ids)} client(s) x {len({d for d, _ in plan})} day(s) from {DAY}")
     return run_ids
+
+
+WORKSPACE_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+
+
+def _webserver_client(port: int, webserver: subprocess.Popen, log: Path, timeout_s: float = 300.0):
+    """The GraphQL client of the webserver on ``port``, once its code location has loaded."""
+    import urllib.request
+
+    from dagster_graphql import DagsterGraphQLClient
+
+    deadline = time.monotonic() + timeout_s
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(
+        {"query": WORKSPACE_QUERY}).encode(), headers={"Content-Type": "application/json"})
+    while time.monotonic() < deadline:
+        if webserver.poll() is not None:
+            raise RuntimeError(f"dagster-webserver stopped (exit {webserver.returncode}): {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                entries = json.load(answer)["data"]["workspaceOrError"]["locationEntries"]
+            if any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries):
+                return DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=120)
+        except OSError:  # not listening yet
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"dagster-webserver did not load {LOCATION} in {timeout_s:.0f} s: {log.read_text()[-2000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _wait_for_runs(instance, run_ids: list[str], daemon: subprocess.Popen, timeout_s: float,
