@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from flexpower_assets.ingestion.hashing import file_id_of
+from flexpower_assets.ingestion.polars_only import hide_pandas
 from flexpower_assets.ingestion.reading import ReadAhead
 from flexpower_assets.ingestion.scan import LandingFile
 from flexpower_assets.ingestion.staging import per_file_stats, stage
@@ -169,7 +170,9 @@ class WorkerPool:
             context = multiprocessing.get_context("spawn")
             # one polars thread per worker: the workers already fill the cores
             with environment(POLARS_MAX_THREADS="1"):
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                # pandas hidden first: the parsers' imports then cost half as much
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                 initializer=hide_pandas)
                 # one task per worker while none is idle: each spawns its process, which imports
                 # the parsers right away
                 for _ in range(self.workers):
