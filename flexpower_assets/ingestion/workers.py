@@ -113,7 +113,8 @@ def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, 
     del contents
     file_ids = {i: file_id_of(relative, sha, registered_at) for i, (relative, sha) in enumerate(zip(relatives, shas))
                 if i not in errors and skip.get(relative) != sha}
-    rows = rows.filter(pl.col("file_index").is_in(list(file_ids)))
+    if len(file_ids) < len(paths):  # the usual chunk stages every file: no filter pass over its rows
+        rows = rows.filter(pl.col("file_index").is_in(list(file_ids)))
     per_file = per_file_stats(kind_name, rows)
     clock.lap("per-file figures")
     if rows.height:
@@ -199,14 +200,16 @@ def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetim
     when ``pool`` was started already).
 
     Kinds without a batch reader are parsed file by file (a few ms each), so their chunks are
-    small and go first: they spread over both workers while the batch kinds follow. Chunks are
+    small and go first: they spread over both workers while the batch kinds follow, the kind
+    with the most bytes a chunk first (a day's live files, then the forecasts), so that the
+    chunks still running when the other worker runs out of work are small ones. Chunks are
     handed back as they finish.
     """
     groups: dict[str, list[LandingFile]] = {}
     for file in files:
         groups.setdefault(file.kind.name if file.kind else "", []).append(file)
     chunks: list[list[LandingFile]] = []
-    for name, group in sorted(groups.items(), key=lambda item: _is_batch_kind(item[0])):
+    for name, group in sorted(groups.items(), key=_chunk_order):
         size = CHUNK_FILES if _is_batch_kind(name) else SINGLE_FILE_CHUNK
         chunks += [group[i:i + size] for i in range(0, len(group), size)]
     tasks = [(chunk[0].kind.name if chunk[0].kind else "", chunk[0].root, [f.relative for f in chunk],
@@ -221,6 +224,14 @@ def parse_chunks(files: list[LandingFile], staging: Path, registered_at: datetim
                 yield futures[future], future.result()
     else:
         yield from zip(chunks, (parse_chunk(*task) for task in tasks))
+
+
+def _chunk_order(group: tuple[str, list[LandingFile]]) -> tuple[bool, int]:
+    """Kinds parsed file by file first (in their order), then batch kinds by bytes a chunk, most first."""
+    name, files = group
+    if not _is_batch_kind(name):
+        return False, 0
+    return True, -sum(file.size_bytes for file in files[:CHUNK_FILES])
 
 
 def _is_batch_kind(name: str) -> bool:
