@@ -8,6 +8,8 @@ dagster-duckdb's ``DuckDBIOManager`` lays tables out, with what this platform ne
 - a partition (or a range of partitions: a backfill run) is replaced atomically: the delete of its
   rows (``partition_expr`` in the partition's time window) and the insert of the new ones run in
   one transaction, so a failed write never leaves a day half-empty;
+- a step with many outputs may write them all in one transaction instead (``store_outputs``: one
+  lock, one connection, one commit and checkpoint for the step; every table replaced, or none);
 - frames are inserted by column name, a column the table lacks is added (a warehouse built by an
   earlier version takes it), an empty frame still creates its (typed) table;
 - timestamps come back as ``UTC`` whatever zone label DuckDB gives them; a table that does not
@@ -17,9 +19,11 @@ Values are bound as parameters; identifiers are the code base's own asset keys a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -65,23 +69,33 @@ class TablePart:
 
 def table_part(context: dg.InputContext | dg.OutputContext, metadata: dict) -> TablePart:
     """Where an asset's rows live: ``metadata`` is the asset's definition metadata."""
-    path = context.asset_key.path
+    partitioned = context.has_asset_partitions
+    return part_of(context.asset_key, metadata, context.asset_partitions_def if partitioned else None,
+                   (lambda: context.asset_partitions_time_window) if partitioned and context.asset_partition_keys
+                   else None)
+
+
+def part_of(asset_key: dg.AssetKey, metadata: dict, partitions_def: dg.PartitionsDefinition | None,
+            window: Callable[[], dg.TimeWindow] | None) -> TablePart:
+    """The ``TablePart`` of an asset: ``partitions_def`` is None for an unpartitioned asset, and
+    ``window`` gives the time window of the partitions asked for (None when none is asked for)."""
+    path = asset_key.path
     schema = metadata.get("schema") or (path[-2] if len(path) > 1 else "public")
-    if not context.has_asset_partitions:
+    if partitions_def is None:
         return TablePart(schema, path[-1])
     partition_expr = metadata.get("partition_expr")
     if partition_expr is None:
-        raise ValueError(f"Asset '{context.asset_key.to_user_string()}' has partitions, but no 'partition_expr' "
+        raise ValueError(f"Asset '{asset_key.to_user_string()}' has partitions, but no 'partition_expr' "
                          "metadata value, so the column it is partitioned on is unknown.")
-    if not isinstance(context.asset_partitions_def, dg.TimeWindowPartitionsDefinition):
-        raise ValueError(f"Asset '{context.asset_key.to_user_string()}': only time-window partitions are stored "
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        raise ValueError(f"Asset '{asset_key.to_user_string()}': only time-window partitions are stored "
                          "by this IO manager.")
-    if not context.asset_partition_keys:
+    if window is None:
         return TablePart(schema, path[-1], partition_expr, no_partitions=True)
-    window = context.asset_partitions_time_window
+    time_window = window()
     # the partitions' local wall clock (a Berlin day starts at its local midnight), as dagster-duckdb compares it
     return TablePart(schema, path[-1], partition_expr,
-                     (window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)))
+                     (time_window.start.replace(tzinfo=None), time_window.end.replace(tzinfo=None)))
 
 
 def _exists(connection, part: TablePart) -> bool:
@@ -105,6 +119,30 @@ def _add_new_columns(connection, part: TablePart, existing: set[str], arrow) -> 
             connection.execute(f"alter table {part.name} add column {_quoted(name)} {dtype}")
 
 
+def _must_be_frame(asset_key: dg.AssetKey, obj: object) -> None:
+    if not isinstance(obj, pl.DataFrame):
+        raise TypeError(f"WarehouseIOManager stores polars DataFrames; "
+                        f"{asset_key.to_user_string()} returned {type(obj).__name__}")
+
+
+def write_part(connection, part: TablePart, obj: pl.DataFrame) -> None:
+    """Replace ``part``'s rows with ``obj`` on a writer connection (inside its transaction): delete
+    the partitions' rows and insert the frame's, adding columns the table lacks; an empty frame
+    still creates its (typed) table."""
+    arrow = obj.to_arrow()  # noqa: F841 (read by DuckDB)
+    existing = _columns(connection, part)  # one catalog query: does it exist, with which columns
+    if existing:
+        where, params = part.where()
+        connection.execute(f"delete from {part.name}{where}", params)
+        if set(obj.columns) - existing:
+            _add_new_columns(connection, part, existing, arrow)
+    else:
+        connection.execute(f"create schema if not exists {_quoted(part.schema)}")
+        connection.execute(f"create table {part.name} as select * from arrow limit 0")
+    if obj.height:
+        connection.execute(f"insert into {part.name} by name select * from arrow")
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores polars frames as DuckDB tables; daily assets replace their ``delivery_day`` rows."""
 
@@ -114,24 +152,34 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         return Warehouse(Path(self.database))
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
-        if not isinstance(obj, pl.DataFrame):
-            raise TypeError(f"WarehouseIOManager stores polars DataFrames; "
-                            f"{context.asset_key.to_user_string()} returned {type(obj).__name__}")
+        _must_be_frame(context.asset_key, obj)
         part = table_part(context, dict(context.definition_metadata or {}))
-        arrow = obj.to_arrow()  # noqa: F841 (read by DuckDB)
         with self._warehouse().writer() as connection:  # one transaction: delete and insert, or neither
-            existing = _columns(connection, part)  # one catalog query: does it exist, with which columns
-            if existing:
-                where, params = part.where()
-                connection.execute(f"delete from {part.name}{where}", params)
-                if set(obj.columns) - existing:
-                    _add_new_columns(connection, part, existing, arrow)
-            else:
-                connection.execute(f"create schema if not exists {_quoted(part.schema)}")
-                connection.execute(f"create table {part.name} as select * from arrow limit 0")
-            if obj.height:
-                connection.execute(f"insert into {part.name} by name select * from arrow")
-        context.add_output_metadata({
+            write_part(connection, part, obj)
+        context.add_output_metadata(self._metadata(part, obj))
+
+    def store_outputs(self, context: dg.AssetExecutionContext,
+                      frames: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, Any]]:
+        """Write several outputs of one step (output name -> frame) in one transaction, as
+        ``handle_output`` writes one: every table's partitions are replaced, or none is. Returns
+        each output's materialization metadata (what ``handle_output`` adds)."""
+        parts = {}
+        for name, frame in frames.items():
+            key = context.asset_key_for_output(name)
+            _must_be_frame(key, frame)
+            partitions_def = context.assets_def.partitions_def
+            parts[name] = part_of(key, dict(context.assets_def.metadata_by_key.get(key) or {}), partitions_def,
+                                  (lambda name=name: context.asset_partitions_time_window_for_output(name))
+                                  if partitions_def is not None and context.asset_partition_keys_for_output(name)
+                                  else None)
+        if frames:
+            with self._warehouse().writer() as connection:  # one lock, one connection, one commit
+                for name, frame in frames.items():
+                    write_part(connection, parts[name], frame)
+        return {name: self._metadata(parts[name], frame) for name, frame in frames.items()}
+
+    def _metadata(self, part: TablePart, obj: pl.DataFrame) -> dict[str, Any]:
+        return {
             "row_count": obj.height,
             "table": part.label,
             "preview": dg.MetadataValue.md(markdown_table(obj)),
@@ -141,7 +189,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             "Query": part.query(),
             # Dagster's documented key for the table an asset is stored in (database.schema.table)
             "dagster/table_name": f"{self.database}.{part.label}",
-        })
+        }
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         upstream = context.upstream_output

@@ -6,6 +6,10 @@ was larger than its work. ``table_step`` turns a list of ``Table``s into one ``@
 every table keeps its asset key, group, description, lineage and checks, can be selected on its
 own (the asset is subsettable: a sensor's run builds only what a new file affects), and is
 written by the IO manager as its own DuckDB table; frames pass from table to table in memory.
+The step computes every table first and then writes them all, through the IO manager, in one
+transaction (one lock, one connection, one commit and checkpoint, instead of one per table):
+every table's rows are replaced, or none are, and a table's materialization is recorded only
+after that commit.
 
 What separate steps did, the step does itself:
 - a table that is not selected but feeds a selected one is read from the warehouse (as the IO
@@ -26,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import dagster as dg
 import polars as pl
@@ -167,9 +171,55 @@ def load_stored(warehouse: Warehouse, table: Table, days: Sequence[date]) -> pl.
                                    [min(days), max(days)]).pl())
 
 
+@runtime_checkable
+class OutputStore(Protocol):
+    """An IO manager that writes many outputs of a step at once (``WarehouseIOManager``)."""
+
+    def store_outputs(self, context: dg.AssetExecutionContext,
+                      frames: Mapping[str, pl.DataFrame]) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+@dataclass
+class _Finished:
+    """A table built for every day of the step, waiting to be written."""
+
+    table: Table
+    frame: pl.DataFrame
+    metadata: dict[str, Any]
+    checks: list
+
+
 def run_tables(context: dg.AssetExecutionContext, tables: Sequence[Table], days: Sequence[Day],
-               warehouse: Warehouse) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    """Compute the selected tables in order for every day, yielding outputs and check results."""
+               warehouse: Warehouse) -> Iterator[dg.Output | dg.MaterializeResult | dg.AssetCheckResult]:
+    """Compute the selected tables in order for every day, then write them and yield their
+    materializations and check results.
+
+    All tables are computed before any is written: the step's reads (the raw rows, stored tables
+    it does not build, the catalog) are done by then, so an ``OutputStore`` IO manager writes
+    every table in one transaction, and each materialization is recorded after that commit.
+    Another IO manager gets the frames one output at a time, as a step's outputs."""
+    finished = list(_build_tables(context, tables, days, warehouse))
+    errors = [item for item in finished if isinstance(item, BaseException)]
+    built = [item for item in finished if isinstance(item, _Finished)]
+    io_manager = context.resources.io_manager
+    if isinstance(io_manager, OutputStore):
+        stored = io_manager.store_outputs(context, {item.table.output_name: item.frame for item in built})
+        for item in built:
+            yield dg.MaterializeResult(asset_key=item.table.key,
+                                       metadata={**item.metadata, **stored[item.table.output_name]})
+            yield from item.checks
+    else:
+        for item in built:
+            yield dg.Output(item.frame, output_name=item.table.output_name, metadata=item.metadata)
+            yield from item.checks
+    if errors:
+        raise errors[0]
+
+
+def _build_tables(context: dg.AssetExecutionContext, tables: Sequence[Table], days: Sequence[Day],
+                  warehouse: Warehouse) -> Iterator[_Finished | BaseException]:
+    """Every selected table built for every day, in order; a table that raises is yielded as its
+    error (its downstream tables are then not built)."""
     by_key = {table.key: table for table in tables}
     selected = [table for table in tables if table.key in context.selected_asset_keys]
     remaining_uses: dict[dg.AssetKey, int] = {}
@@ -178,7 +228,6 @@ def run_tables(context: dg.AssetExecutionContext, tables: Sequence[Table], days:
             remaining_uses[key] = remaining_uses.get(key, 0) + 1
     frames: dict[dg.AssetKey, pl.DataFrame] = {}  # the run's rows of every table still needed
     unavailable: dict[dg.AssetKey, str] = {}
-    errors: list[BaseException] = []
     day_list = [day.day for day in days]
     for table in selected:
         stopped = [key for key in table.inputs.values() if key in unavailable]
@@ -198,9 +247,9 @@ def run_tables(context: dg.AssetExecutionContext, tables: Sequence[Table], days:
                 built = table.compute(day, **inputs)
                 built_days.append((day.day, built if isinstance(built, Built) else Built(built)))
         except Exception as error:  # noqa: BLE001 (re-raised once the independent tables are written)
-            errors.append(error)
             unavailable[table.key] = "failed"
             context.log.error(f"{table.key.to_user_string()} failed: {error}")
+            yield error
             continue
         seconds = time.perf_counter() - began
         frame = (built_days[0][1].frame if len(built_days) == 1
@@ -214,14 +263,11 @@ def run_tables(context: dg.AssetExecutionContext, tables: Sequence[Table], days:
         metadata = merge_metadata([(day, built.metadata) for day, built in built_days])
         # a table's own time: computing it, plus reading its rows when the step read them ahead
         metadata["compute_seconds"] = round(seconds + float(metadata.pop("read_seconds", 0.0)), 4)
-        yield dg.Output(frame, output_name=table.output_name, metadata=metadata)
         checks = check_events(table, [(day, built.checks) for day, built in built_days])
-        yield from checks
+        yield _Finished(table, frame, metadata, checks)
         failed_blocking = _blocks(table, checks)
         if failed_blocking:
             unavailable[table.key] = f"failed its blocking check {', '.join(failed_blocking)}"
-    if errors:
-        raise errors[0]
 
 
 def table_step(name: str, tables: Sequence[Table], description: str,
@@ -229,7 +275,8 @@ def table_step(name: str, tables: Sequence[Table], description: str,
                partitions_def: dg.PartitionsDefinition, backfill_policy: dg.BackfillPolicy,
                partition_days: Callable[[dg.AssetExecutionContext], Sequence[DeliveryDay]],
                required_resource_keys: set[str]) -> dg.AssetsDefinition:
-    """One subsettable multi-asset computing ``tables`` (given in dependency order)."""
+    """One subsettable multi-asset computing ``tables`` (given in dependency order); its tables
+    are written by the ``io_manager`` resource, in one transaction when it is an ``OutputStore``."""
     keys = {table.key for table in tables}
     outs = {
         table.output_name: dg.AssetOut(
@@ -244,7 +291,7 @@ def table_step(name: str, tables: Sequence[Table], description: str,
         name=name, outs=outs, internal_asset_deps=internal, can_subset=True,
         check_specs=[spec for table in tables for spec in table.checks],
         partitions_def=partitions_def, backfill_policy=backfill_policy,
-        required_resource_keys=required_resource_keys, description=description,
+        required_resource_keys={*required_resource_keys, "io_manager"}, description=description,
     )
     def _step(context):
         delivery_days = partition_days(context)

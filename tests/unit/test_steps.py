@@ -11,6 +11,7 @@ from flexpower_assets.assets.metadata import partitioned_check_spec
 from flexpower_assets.assets.steps import Built, Day, Table, check_events, merge_metadata, table_step
 from flexpower_assets.partitions import daily_backfill_policy, daily_partitions, partition_delivery_days
 from flexpower_assets.runner import day_ranges
+from resources.io_manager import WarehouseIOManager
 from resources.warehouse import Warehouse
 
 
@@ -132,3 +133,60 @@ def test_a_subset_reads_the_tables_it_needs_but_does_not_build_from_the_warehous
     assert _materialized(result) == {"b", "c"}
     assert result.output_for_node("small", "b")["value"].to_list() == [20.0]  # stored 10.0 x 2
     assert result.output_for_node("small", "c")["value"].to_list() == [21.0]  # 20.0 + 1
+
+
+# --- the step's tables written by the warehouse IO manager: one transaction for the step
+
+def _warehouse_step(a_value: float, warehouse: Warehouse, b_value: object = 3.0) -> dg.AssetsDefinition:
+    """a -> b in one step, b written after a (text for ``b_value`` does not fit a stored DOUBLE column)."""
+    tables = [
+        Table(key=dg.AssetKey("a"), group="g", description="a",
+              compute=lambda d: pl.DataFrame({"delivery_day": [d.day], "value": [a_value]})),
+        Table(key=dg.AssetKey("b"), group="g", description="b", inputs={"a": dg.AssetKey("a")},
+              compute=lambda d, a: pl.DataFrame({"delivery_day": [d.day, d.day], "value": [2.0, b_value]},
+                                                strict=False)),
+    ]
+    return table_step("pair", tables, "test", prepare=lambda context, days: (warehouse, {}, {}),
+                      partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
+                      partition_days=partition_delivery_days, required_resource_keys=set())
+
+
+def _stored(warehouse: Warehouse) -> list[tuple]:
+    return warehouse.read("select 'a' as t, cast(delivery_day as varchar) as day, value from main.a union all "
+                          "select 'b', cast(delivery_day as varchar), value from main.b order by 1, 2, 3").rows()
+
+
+def test_the_step_writes_all_its_tables_in_one_transaction(tmp_path, monkeypatch):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    resources = {"io_manager": WarehouseIOManager(database=str(warehouse.path))}
+    writers = []
+    opened = Warehouse.writer
+    monkeypatch.setattr(Warehouse, "writer", lambda self: writers.append(self.path) or opened(self))
+    for day, value in (("2025-06-07", 1.0), ("2025-06-08", 5.0)):
+        assert dg.materialize([_warehouse_step(value, warehouse)], partition_key=day, resources=resources).success
+    assert len(writers) == 2  # one writer per step (run), not one per table
+    assert _stored(warehouse) == [("a", "2025-06-07", 1.0), ("a", "2025-06-08", 5.0),
+                                  ("b", "2025-06-07", 2.0), ("b", "2025-06-07", 3.0),
+                                  ("b", "2025-06-08", 2.0), ("b", "2025-06-08", 3.0)]
+    result = dg.materialize([_warehouse_step(7.0, warehouse)], partition_key="2025-06-08", resources=resources)
+    materializations = [event.event_specific_data.materialization for event in result.all_events
+                        if event.event_type_value == "ASSET_MATERIALIZATION"]
+    # what the IO manager records for a table, besides the table's own metadata
+    assert {(m.asset_key.to_user_string(), m.metadata["row_count"].value, m.metadata["table"].value)
+            for m in materializations} == {("a", 1, "main.a"), ("b", 2, "main.b")}
+    assert all("compute_seconds" in m.metadata for m in materializations)
+    assert _stored(warehouse)[1] == ("a", "2025-06-08", 7.0)  # 06-08 replaced, 06-07 kept
+
+
+def test_a_failed_write_of_one_table_leaves_every_table_of_the_step_as_it_was(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    resources = {"io_manager": WarehouseIOManager(database=str(warehouse.path))}
+    assert dg.materialize([_warehouse_step(1.0, warehouse)], partition_key="2025-06-08", resources=resources).success
+    before = _stored(warehouse)
+    # a (9.0) is written first; b's text does not fit its DOUBLE column, so b's insert fails
+    result = dg.materialize([_warehouse_step(9.0, warehouse, b_value="not a number")], partition_key="2025-06-08",
+                            resources=resources, raise_on_error=False)
+    assert not result.success
+    assert _materialized(result) == set()  # nothing recorded as materialized
+    assert _stored(warehouse) == before == [("a", "2025-06-08", 1.0), ("b", "2025-06-08", 2.0),
+                                            ("b", "2025-06-08", 3.0)]
