@@ -137,14 +137,19 @@ def test_a_subset_reads_the_tables_it_needs_but_does_not_build_from_the_warehous
 
 # --- the step's tables written by the warehouse IO manager: one transaction for the step
 
-def _warehouse_step(a_value: float, warehouse: Warehouse, b_value: object = 3.0) -> dg.AssetsDefinition:
-    """a -> b in one step, b written after a (text for ``b_value`` does not fit a stored DOUBLE column)."""
+def _warehouse_step(a_value: float, warehouse: Warehouse, b_value: object = 3.0,
+                    b_note: str | None = None) -> dg.AssetsDefinition:
+    """a -> b in one step, b written after a (text for ``b_value`` does not fit a stored DOUBLE
+    column); with ``b_note`` b has a column ``note`` besides."""
+
+    def b(d, a):
+        frame = pl.DataFrame({"delivery_day": [d.day, d.day], "value": [2.0, b_value]}, strict=False)
+        return frame.with_columns(note=pl.lit(b_note)) if b_note else frame
+
     tables = [
         Table(key=dg.AssetKey("a"), group="g", description="a",
               compute=lambda d: pl.DataFrame({"delivery_day": [d.day], "value": [a_value]})),
-        Table(key=dg.AssetKey("b"), group="g", description="b", inputs={"a": dg.AssetKey("a")},
-              compute=lambda d, a: pl.DataFrame({"delivery_day": [d.day, d.day], "value": [2.0, b_value]},
-                                                strict=False)),
+        Table(key=dg.AssetKey("b"), group="g", description="b", inputs={"a": dg.AssetKey("a")}, compute=b),
     ]
     return table_step("pair", tables, "test", prepare=lambda context, days: (warehouse, {}, {}),
                       partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
@@ -190,3 +195,15 @@ def test_a_failed_write_of_one_table_leaves_every_table_of_the_step_as_it_was(tm
     assert _materialized(result) == set()  # nothing recorded as materialized
     assert _stored(warehouse) == before == [("a", "2025-06-08", 1.0), ("b", "2025-06-08", 2.0),
                                             ("b", "2025-06-08", 3.0)]
+
+
+def test_a_column_new_to_one_table_of_the_step_is_added_and_empty_for_the_rows_before(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    resources = {"io_manager": WarehouseIOManager(database=str(warehouse.path))}
+    assert dg.materialize([_warehouse_step(1.0, warehouse)], partition_key="2025-06-07", resources=resources).success
+    assert dg.materialize([_warehouse_step(5.0, warehouse, b_note="new")], partition_key="2025-06-08",
+                          resources=resources).success
+    stored = warehouse.read("select cast(delivery_day as varchar) as day, value, note from main.b order by 1, 2")
+    assert stored.rows() == [("2025-06-07", 2.0, None), ("2025-06-07", 3.0, None),
+                             ("2025-06-08", 2.0, "new"), ("2025-06-08", 3.0, "new")]
+    assert _stored(warehouse)[:2] == [("a", "2025-06-07", 1.0), ("a", "2025-06-08", 5.0)]
