@@ -79,7 +79,8 @@ def parse_chunk(kind_name: str, root: str, relatives: list[str], staging: Path, 
     """
     clock = _Clock()
     kind = KINDS_BY_NAME.get(kind_name)
-    paths = [Path(root, relative) for relative in relatives]
+    base = Path(root)
+    paths = [base / relative for relative in relatives]  # half the cost of Path(root, relative)
     # read (and hashed) ahead by threads; kinds whose parser takes the bytes parse those very
     # bytes, the others read their file again from the page cache
     takes_contents = kind is not None and kind.batch_takes_contents

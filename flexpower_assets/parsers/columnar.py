@@ -483,7 +483,7 @@ def numbers(values: list) -> pl.Series:
 
 def measurements(values: list) -> pl.Series:
     """Like ``numbers``, and a JSON boolean is not a number either (polars would read it as 1/0)."""
-    if bool in set(map(type, values)):
+    if bool in map(type, values):  # compares each type with bool, stops at the first: no set built
         return pl.Series([v if type(v) in (int, float) else None for v in values], dtype=pl.Float64, strict=False)
     return numbers(values)
 
