@@ -12,11 +12,14 @@ import os
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from flexpower_assets.domain.time import day_window, delivery_day_of
-from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:  # the parse workers stage rows without DuckDB: they need not import it
+    from resources.warehouse import Warehouse
 
 # the column holding each row's time, per kind (kinds without one feed days by their own rule)
 TIME_COLUMN = {
