@@ -118,11 +118,12 @@ def _renewables(warehouse: Warehouse, days: list[date], strategies: tuple[str, .
     _needs(warehouse)
     parts, levels = [], []
     for day in days:
-        gate = warehouse.read("select asset_id, delivery_start, forecast_version as version, power_kw "
+        with warehouse.session() as store:  # a day's reads on one connection (a short shared lock per day)
+            gate = store.read("select asset_id, delivery_start, forecast_version as version, power_kw "
                               "from core.gate_forecast where delivery_day = ?", [day])
-        quantiles = warehouse.read("select asset_id, delivery_start, quantile_level, power_kw from main.asset_forecast_quantile "
-                                   "where delivery_day = ? and is_champion", [day])
-        realised = warehouse.read("select delivery_day, asset_id, delivery_start, energy_mwh, is_redispatched "
+            quantiles = store.read("select asset_id, delivery_start, quantile_level, power_kw "
+                                   "from main.asset_forecast_quantile where delivery_day = ? and is_champion", [day])
+            realised = store.read("select delivery_day, asset_id, delivery_start, energy_mwh, is_redispatched "
                                   "from main.best_of_infeed where delivery_day = ?", [day])
         if gate.is_empty() or quantiles.is_empty() or realised.is_empty():
             continue
@@ -144,10 +145,11 @@ def _hydro(warehouse: Warehouse, landing_dir: Path, days: list[date], config: Bi
     parts, skipped = [], []
     for day in days:
         gate = config.market.gate_closure_utc(day)
-        inputs = load_day_inputs(warehouse, day, gate, kinds, [HYDRO])
         around = [day - timedelta(days=1), day]
-        inflow_rows = accepted_rows(warehouse, "inflow_forecast", days=around)
-        level_rows = accepted_rows(warehouse, "reservoir_level", days=[day - timedelta(days=2), *around])
+        with warehouse.session() as store:  # a day's reads on one connection (a short shared lock per day)
+            inputs = load_day_inputs(store, day, gate, kinds, [HYDRO])
+            inflow_rows = accepted_rows(store, "inflow_forecast", days=around)
+            level_rows = accepted_rows(store, "reservoir_level", days=[day - timedelta(days=2), *around])
         auction = da_all.filter(pl.col("delivery_start").is_in(config.market.mtu_starts(day)))
         prices = imbalance_all.filter(pl.col("delivery_day") == day) if imbalance_all.height else imbalance_all
         if auction.height < len(config.market.mtu_starts(day)) or prices.is_empty():

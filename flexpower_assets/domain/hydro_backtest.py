@@ -111,12 +111,13 @@ def replay_client_curves(config: BiddingConfig, client: ClientConfig, inputs: Da
         except (ValueError, KeyError) as error:
             errors[asset_id] = str(error)
             continue
-        pairs = [(i, solve_scenario(kind, i)) for i in solve_inputs]
+        solve = kind.solver()  # the plant's LP built once, only the prices change (the same results)
+        pairs = [(i, solve_scenario(kind, i, solver=solve)) for i in solve_inputs]
         coverage = aggregation.coverage_of([r for _, r in pairs], client.scenarios)
         deterministic = None
         if coverage < config.policy.min_scenario_coverage and solve_inputs:
             mean = mean_price_input(solve_inputs)
-            deterministic = (mean, solve_scenario(kind, mean))
+            deterministic = (mean, solve_scenario(kind, mean, solver=solve))
         points = kind.bid_points(pairs, config) if pairs else pl.DataFrame(schema=aggregation.POINT_SCHEMA)
         curves.append(aggregation.aggregate_asset(client, plant, points, coverage, config, starts,
                                                   deterministic=deterministic))
