@@ -466,10 +466,13 @@ def gc_paused() -> Iterator[None]:
 
 
 def numbers(values: list) -> pl.Series:
-    """Values as Float64, null where one is not a JSON number (a number written as text, such
-    as ``"1.5"``, is not one: the row is then rejected as not a number).
+    """Values as Float64, null where one is not a JSON number: a number written as text (``"1.5"``)
+    is not one, nor is a JSON boolean (polars would read it as 1/0); the row is then rejected as
+    not a number, as on the detailed path.
 
     Integers are read as Int64 first: polars builds Float64 from Python integers slowly."""
+    if bool in map(type, values):  # compares each type with bool, stops at the first: no set built
+        return pl.Series([v if type(v) in (int, float) else None for v in values], dtype=pl.Float64, strict=False)
     if values and type(values[0]) is int:
         try:
             return pl.Series(values, dtype=pl.Int64).cast(pl.Float64)
@@ -481,19 +484,13 @@ def numbers(values: list) -> pl.Series:
         return pl.Series([v if type(v) in (int, float) else None for v in values], dtype=pl.Float64, strict=False)
 
 
-def measurements(values: list) -> pl.Series:
-    """Like ``numbers``, and a JSON boolean is not a number either (polars would read it as 1/0)."""
-    if bool in map(type, values):  # compares each type with bool, stops at the first: no set built
-        return pl.Series([v if type(v) in (int, float) else None for v in values], dtype=pl.Float64, strict=False)
-    return numbers(values)
-
-
 def epoch_ms_values(values: list) -> pl.Series:
     """Epoch milliseconds as written: Int64 if all are integers (read exactly), else ``numbers``.
 
     Floats (``1749333600000.0``, as the real files write them) go to Float64 at once: asking
-    polars for Int64 first would walk them slowly only to fail."""
-    if values and type(values[0]) is float:
+    polars for Int64 first would walk them slowly only to fail. A boolean among integers (which
+    polars would read as 1/0) goes to ``numbers`` too, which makes it null."""
+    if values and type(values[0]) is float or bool in map(type, values):
         return numbers(values)
     try:
         return pl.Series(values, dtype=pl.Int64)

@@ -33,7 +33,6 @@ from flexpower_assets.parsers.columnar import (
     layout_of,
     load,
     load_quickly,
-    measurements,
     numbers,
     one_file,
     problem_alone,
@@ -175,7 +174,7 @@ def read_forecast_batch(paths: list[Path], fast: bool = True,
     ``contents`` are the files' bytes when the caller has read them already.
     """
     batch = Batch(paths, FORECAST_UNITS,
-                  {"start": epoch_ms_values, "end": epoch_ms_values, "power": measurements}, fast=fast,
+                  {"start": epoch_ms_values, "end": epoch_ms_values, "power": numbers}, fast=fast,
                   contents=contents)
     versions: list[int] = []  # epoch ms of each kept document
     known: dict[str, int] = {}
@@ -322,7 +321,7 @@ def read_live_batch(paths: list[Path], fast: bool = True,
     the same rows. ``fast=False`` takes the detailed path of ``parsers.columnar`` for every file
     (same result, same messages).
     """
-    batch = Batch(paths, LIVE_UNITS, {"timestamp": numbers, "value": measurements, "quality": numbers},
+    batch = Batch(paths, LIVE_UNITS, {"timestamp": numbers, "value": numbers, "quality": numbers},
                   LIVE_OPTIONAL, fast=fast, contents=contents)
     bad_quality: list[int] = []  # files whose quality holds something other than a number or null
     with gc_paused():

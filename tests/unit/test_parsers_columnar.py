@@ -84,6 +84,8 @@ def bad_forecasts() -> dict[str, str | dict]:
         "F2_20250608T0815Z.json": changed(forecast("F2"), 1, 0, V0815_MS + 2 * QH_MS),   # end != start + 15 min
         "F3_20250608T0815Z.json": changed(forecast("F3"), 0, 0, V0815_MS + 0.5),         # half a millisecond
         "F4_20250608T0815Z.json": changed(forecast("F4"), 0, 0, 1e300),                  # out of range
+        "F5_20250608T0815Z.json": changed(forecast("F5"), 1, 1, True),                   # a boolean, not a time
+        "F6_20250608T0815Z.json": changed(forecast("F6"), 2, 0, False),
         "P1_20250608T0815Z.json": changed(forecast("P1"), 3, 1, None),
         "P2_20250608T0815Z.json": changed(forecast("P2"), 3, 2, "1.5"),
         "P3_20250608T0815Z.json": changed(forecast("P3"), 3, 0, True),
@@ -107,6 +109,8 @@ def bad_lives() -> dict[str, str | dict]:
         "T1_20250608.json": changed(live("T1"), 0, 1, 1e300),
         "T2_20250608.json": changed(live("T2"), 0, 2, "2025-06-08T00:02:00Z"),
         "T3_20250608.json": changed(live("T3"), 0, 3, MIDNIGHT_MS),                     # repeated timestamp
+        "T4_20250608.json": changed(live("T4"), 0, 0, True),                            # a boolean, not a time
+        "T5_20250608.json": changed(live("T5"), 0, 1, False),
         "V1_20250608.json": changed(live("V1"), 1, 0, None),
         "V2_20250608.json": changed(live("V2"), 1, 1, False),
         "V4_20250608.json": changed(live("V4"), 1, 3, True),
