@@ -13,7 +13,7 @@ after that commit.
 
 What separate steps did, the step does itself:
 - a table that is not selected but feeds a selected one is read from the warehouse (as the IO
-  manager would have loaded it);
+  manager would have loaded it; all such tables on one connection, before the step computes);
 - a failed blocking check (``matches_schema``, ``within_capacity``) stops every table
   downstream of it in the step, as Dagster stops downstream steps; independent tables go on;
 - a table that raises stops only its downstream tables; the step fails at the end with the
@@ -159,16 +159,21 @@ def _of_day(frame: pl.DataFrame, day: date) -> pl.DataFrame:
     return frame.filter(pl.col(PARTITION_EXPR) == day)
 
 
-def load_stored(warehouse: Warehouse, table: Table, days: Sequence[date]) -> pl.DataFrame:
-    """The stored rows of a table for some days (empty when the table does not exist)."""
+def load_stored(warehouse: Warehouse, tables: Sequence[Table], days: Sequence[date]) -> dict[dg.AssetKey, pl.DataFrame]:
+    """The stored rows of some tables for some days, read on one connection (a table that does
+    not exist is an empty frame)."""
+    if not tables:
+        return {}
+    frames = {}
     with warehouse.reader() as conn:
-        exists = conn.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [table.schema, table.key.path[-1]]).fetchone()[0]
-        if not exists:
-            return pl.DataFrame()
-        return as_utc(conn.execute(f"select * from {table.table_name} where {PARTITION_EXPR} between ? and ?",
-                                   [min(days), max(days)]).pl())
+        for table in tables:
+            exists = conn.execute(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [table.schema, table.key.path[-1]]).fetchone()[0]
+            frames[table.key] = pl.DataFrame() if not exists else as_utc(conn.execute(
+                f"select * from {table.table_name} where {PARTITION_EXPR} between ? and ?",
+                [min(days), max(days)]).pl())
+    return frames
 
 
 @runtime_checkable
@@ -226,9 +231,13 @@ def _build_tables(context: dg.AssetExecutionContext, tables: Sequence[Table], da
     for table in selected:
         for key in table.inputs.values():
             remaining_uses[key] = remaining_uses.get(key, 0) + 1
-    frames: dict[dg.AssetKey, pl.DataFrame] = {}  # the run's rows of every table still needed
-    unavailable: dict[dg.AssetKey, str] = {}
     day_list = [day.day for day in days]
+    # the run's rows of every table still needed: the tables it does not build are read first
+    selected_keys = {table.key for table in selected}
+    stored = [by_key[key] for key in dict.fromkeys(key for table in selected for key in table.inputs.values())
+              if key not in selected_keys]
+    frames: dict[dg.AssetKey, pl.DataFrame] = load_stored(warehouse, stored, day_list)
+    unavailable: dict[dg.AssetKey, str] = {}
     for table in selected:
         stopped = [key for key in table.inputs.values() if key in unavailable]
         if stopped:
@@ -236,9 +245,6 @@ def _build_tables(context: dg.AssetExecutionContext, tables: Sequence[Table], da
             context.log.warning(f"{table.key.to_user_string()} not built: "
                                 + "; ".join(f"{key.to_user_string()} {unavailable[key]}" for key in stopped))
             continue
-        for key in table.inputs.values():
-            if key not in frames:
-                frames[key] = load_stored(warehouse, by_key[key], day_list)
         built_days: list[tuple[date, Built]] = []
         began = time.perf_counter()
         try:

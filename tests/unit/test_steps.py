@@ -207,3 +207,19 @@ def test_a_column_new_to_one_table_of_the_step_is_added_and_empty_for_the_rows_b
     assert stored.rows() == [("2025-06-07", 2.0, None), ("2025-06-07", 3.0, None),
                              ("2025-06-08", 2.0, "new"), ("2025-06-08", 3.0, "new")]
     assert _stored(warehouse)[:2] == [("a", "2025-06-07", 1.0), ("a", "2025-06-08", 5.0)]
+
+
+def test_the_tables_a_subset_needs_but_does_not_build_are_read_on_one_connection(tmp_path, monkeypatch):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with warehouse.writer() as conn:  # b and e as stored by an earlier run
+        conn.execute("create table main.b as select date '2025-06-08' as delivery_day, 10.0 as value")
+        conn.execute("create table main.e as select date '2025-06-08' as delivery_day, 50.0 as value")
+    readers = []
+    opened = Warehouse.reader
+    monkeypatch.setattr(Warehouse, "reader", lambda self: readers.append(self.path) or opened(self))
+    result = dg.materialize([_build_step(True, False, warehouse)], partition_key="2025-06-08",
+                            selection=["c", "f"])
+    assert result.success
+    assert _materialized(result) == {"c", "f"}
+    assert result.output_for_node("small", "c")["value"].to_list() == [11.0]  # stored b 10.0 + 1
+    assert len(readers) == 1  # b and e on one connection
