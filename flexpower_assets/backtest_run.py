@@ -15,6 +15,11 @@ that cannot be replayed are listed in ``BacktestRun.skipped`` with the reason (n
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,9 +33,14 @@ from flexpower_assets.bidding.inputs import landing_kinds, load_day_inputs
 from flexpower_assets.domain import backtest, hydro_backtest
 from flexpower_assets.ingestion.catalog import accepted_rows, sync_landing
 from flexpower_assets.parsers.market import parse_day_ahead_prices
+from flexpower_assets.settings import environment
 from resources.warehouse import Warehouse
 
 RENEWABLE = "renewable"
+# the hydro days are replayed in this many processes (each day's solves are independent of the
+# others'): from this many days on, below that the processes' start costs more than they save
+REPLAY_WORKERS = 2
+PARALLEL_FROM_DAYS = 4
 #: every strategy a backtest run knows: the renewables' and the hydro clients' scenario curves
 STRATEGIES = (*backtest.STRATEGIES, hydro_backtest.SCENARIO_CURVES)
 
@@ -142,22 +152,55 @@ def _hydro(warehouse: Warehouse, landing_dir: Path, days: list[date], config: Bi
            imbalance_all: pl.DataFrame, min_file_age_s: float) -> tuple[pl.DataFrame, list[dict]]:
     kinds = asset_type(HYDRO).input_kinds
     sync_landing(landing_dir, warehouse, kinds=landing_kinds([HYDRO], kinds), min_age_s=min_file_age_s)
-    parts, skipped = [], []
-    for day in days:
-        gate = config.market.gate_closure_utc(day)
-        around = [day - timedelta(days=1), day]
-        with warehouse.session() as store:  # a day's reads on one connection (a short shared lock per day)
-            inputs = load_day_inputs(store, day, gate, kinds, [HYDRO])
-            inflow_rows = accepted_rows(store, "inflow_forecast", days=around)
-            level_rows = accepted_rows(store, "reservoir_level", days=[day - timedelta(days=2), *around])
-        auction = da_all.filter(pl.col("delivery_start").is_in(config.market.mtu_starts(day)))
-        prices = imbalance_all.filter(pl.col("delivery_day") == day) if imbalance_all.height else imbalance_all
-        if auction.height < len(config.market.mtu_starts(day)) or prices.is_empty():
-            skipped.append({"delivery_day": day, "asset_id": None,
-                            "reason": "scenario_curves: no auction price or no imbalance prices for the day"})
-            continue
-        rows, left_out = hydro_backtest.backtest_hydro_day(config, inputs, inflow_rows, level_rows, auction, prices, day)
-        parts.append(rows)
-        skipped += left_out
+    workers = min(REPLAY_WORKERS, os.cpu_count() or 1) if len(days) >= PARALLEL_FROM_DAYS else 1
+    with _replay_pool(workers) as pool:  # started first: the workers import while the days are read
+        parts, skipped, replays = [], [], []
+        for day in days:
+            gate = config.market.gate_closure_utc(day)
+            around = [day - timedelta(days=1), day]
+            with warehouse.session() as store:  # a day's reads on one connection (a short shared lock per day)
+                inputs = load_day_inputs(store, day, gate, kinds, [HYDRO])
+                inflow_rows = accepted_rows(store, "inflow_forecast", days=around)
+                level_rows = accepted_rows(store, "reservoir_level", days=[day - timedelta(days=2), *around])
+            auction = da_all.filter(pl.col("delivery_start").is_in(config.market.mtu_starts(day)))
+            prices = imbalance_all.filter(pl.col("delivery_day") == day) if imbalance_all.height else imbalance_all
+            if auction.height < len(config.market.mtu_starts(day)) or prices.is_empty():
+                skipped.append({"delivery_day": day, "asset_id": None,
+                                "reason": "scenario_curves: no auction price or no imbalance prices for the day"})
+                continue
+            arguments = (config, inputs, inflow_rows, level_rows, auction, prices, day)
+            replays.append(pool.submit(hydro_backtest.backtest_hydro_day, *arguments) if pool
+                           else _Done(hydro_backtest.backtest_hydro_day(*arguments)))
+        for replay in replays:  # in day order, whichever worker finished first
+            rows, left_out = replay.result()
+            parts.append(rows)
+            skipped += left_out
     parts = [p for p in parts if p.height]
     return (pl.concat(parts) if parts else pl.DataFrame()), skipped
+
+
+@dataclass
+class _Done:
+    value: tuple
+
+    def result(self) -> tuple:
+        return self.value
+
+
+@contextmanager
+def _replay_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Spawned processes for the days' replays (pure: solves and frames, no warehouse, no lock);
+    None for one process."""
+    if workers <= 1:
+        yield None
+        return
+    # one polars thread per worker: the workers fill the cores; each starts (and imports this
+    # module, with the replay) right away
+    with environment(POLARS_MAX_THREADS="1"):
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(workers):
+            pool.submit(os.getpid)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from flexpower_assets import backtest_run
 from flexpower_assets.backtest_run import run_backtest
 from flexpower_assets.bidding.config import load_bidding_config
 from flexpower_assets.bidding.hydro import NAME as HYDRO
@@ -99,3 +100,18 @@ def test_the_replayed_curve_is_the_bid_pipelines_curve(world, tmp_path):
     # and a run over the same day with no bidding configuration says why it has no hydro rows
     with pytest.raises(ValueError, match="no reservoir plants"):
         run_backtest(warehouse, settings.landing_dir, day, day, ("scenario_curves",), 0.0, None)
+
+
+def test_days_replayed_in_worker_processes_give_the_same_rows(world, monkeypatch):
+    settings, _defs, warehouse, config = world
+    first, last = DAYS[0], DAYS[-1]
+    monkeypatch.setattr(backtest_run, "PARALLEL_FROM_DAYS", 10)  # 2 days: one process
+    alone = run_backtest(warehouse, settings.landing_dir, first, last, ("scenario_curves",), 0.0, config)
+    monkeypatch.setattr(backtest_run, "PARALLEL_FROM_DAYS", 1)  # 2 days: two spawned workers
+    monkeypatch.setattr(backtest_run.os, "cpu_count", lambda: 2)
+    pooled = run_backtest(warehouse, settings.landing_dir, first, last, ("scenario_curves",), 0.0, config)
+    # two strategies x two plants x two days, row for row the same
+    assert alone.results.height == 8
+    assert pooled.results.equals(alone.results)
+    assert pooled.skipped.equals(alone.skipped)
+    assert pooled.summary.equals(alone.summary)
