@@ -148,8 +148,14 @@ def portfolio_forecast(d: Day, asset_forecast: pl.DataFrame) -> Built:
 
 # ---------------------------------------------------------------- infeed
 
+LIVE_FILES = ("catalog", "live")  # the live files' catalog rows, read with the raw rows
+LIVE_FILE_COLUMNS = ["file_id", "arrived_at", "path"]
+
+
 def live_infeed_qh(d: Day, points: pl.DataFrame) -> Built:
-    files = registered_files(d.warehouse, kinds=["live"], columns=["file_id", "arrived_at", "path"])
+    files = d.prefetched.get(LIVE_FILES)
+    if files is None:
+        files = registered_files(d.warehouse, kinds=["live"], columns=LIVE_FILE_COLUMNS)
     newest = infeed.newest_live_points(points, files)
     frame = d.with_day(infeed.live_quarter_hours(newest, d.start, d.end))
     return Built(frame, {"assets_with_live": frame["asset_id"].n_unique() if frame.height else 0,
@@ -387,10 +393,15 @@ DAILY_TABLES = [*RAW_TABLES, *CORE_AND_PUBLISHED]
 
 
 def _prepare(context: dg.AssetExecutionContext, days):
-    """Register new landing files, then read the raw layer's rows of every day (before any write)."""
+    """Register new landing files, then read the raw layer's rows of every day and the live files'
+    catalog rows, on one connection (before any write; the catalog is the same for every day)."""
     warehouse = context.resources.warehouse.get()
     synced = sync_selected(context, context.resources.landing, warehouse)
-    return warehouse, synced, prefetch_raw(context, warehouse, days)
+    with warehouse.session() as session:
+        prefetched = prefetch_raw(context, session, days)
+        if core("live_infeed_qh") in context.selected_asset_keys:
+            prefetched[LIVE_FILES] = registered_files(session, kinds=["live"], columns=LIVE_FILE_COLUMNS)
+    return warehouse, synced, prefetched
 
 
 daily_tables = table_step(

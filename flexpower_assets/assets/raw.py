@@ -26,7 +26,7 @@ from flexpower_assets.parsers.registry import classify
 from flexpower_assets.schemas import columns_of
 from flexpower_assets.schemas import inbound as model
 from resources.landing import LandingZone
-from resources.warehouse import Warehouse
+from resources.warehouse import Warehouse, WarehouseSession
 
 Window = tuple[datetime, datetime]
 
@@ -145,17 +145,16 @@ def sync_selected(context: dg.AssetExecutionContext, landing: LandingZone, wareh
     return counts
 
 
-def prefetch_raw(context: dg.AssetExecutionContext, warehouse: Warehouse, days) -> dict:
+def prefetch_raw(context: dg.AssetExecutionContext, session: WarehouseSession, days) -> dict:
     """Every selected raw table's rows for every day of the run, read on one connection (the same
     queries as one day at a time, without a lock and a connection per table and day)."""
     kinds = [source for source in RAW_SOURCES if RAW_ASSET_KEYS[source.kind] in context.selected_asset_keys]
     frames = {}
-    with warehouse.session() as session:
-        for source in kinds:
-            for day in days:
-                began = time.perf_counter()
-                frame = select_raw(session, source, (day.start, day.end), day.day)
-                frames[(source.kind, day.day)] = (frame, time.perf_counter() - began)
+    for source in kinds:
+        for day in days:
+            began = time.perf_counter()
+            frame = select_raw(session, source, (day.start, day.end), day.day)
+            frames[(source.kind, day.day)] = (frame, time.perf_counter() - began)
     return frames
 
 
