@@ -19,6 +19,7 @@ does (``SqlPollingEventWatcher``: every 0.25 s while events come, backing off wh
 from __future__ import annotations
 
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,12 +114,34 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
             self._poller.unwatch_run(run_id, handler)
 
 
+#: What ``KeptOpenSqliteEventLogStorage`` relies on of Dagster's SQLite event log, which is not
+#: public API: the methods it overrides or calls and the attributes its constructor sets.
+RELIED_ON_METHODS = ("_connect", "_initdb", "conn_string_for_shard", "has_table", "watch", "end_watch",
+                     "wipe", "dispose")
+RELIED_ON_ATTRIBUTES = ("_db_lock", "_initialized_dbs")
+
+
+def kept_open_fits(event_log: object) -> bool:
+    """Whether the installed Dagster's SQLite event log still has what the kept-open one relies on.
+
+    ``pyproject.toml`` pins Dagster 1.13; after an upgrade that changed these, the instance keeps
+    Dagster's own event log (slower, never broken) instead of failing in every process."""
+    return (all(callable(getattr(SqliteEventLogStorage, name, None)) for name in RELIED_ON_METHODS)
+            and all(hasattr(event_log, name) for name in RELIED_ON_ATTRIBUTES))
+
+
 class LocalSqliteStorage(DagsterSqliteStorage):
     """Dagster's SQLite storage under ``base_dir`` (runs, schedules as they are), with the event
-    log of ``KeptOpenSqliteEventLogStorage``."""
+    log of ``KeptOpenSqliteEventLogStorage`` where the installed Dagster fits it."""
 
     def __init__(self, base_dir: str, inst_data=None):
         super().__init__(base_dir, inst_data)
+        stock = getattr(self, "_event_log_storage", None)
+        if stock is None or not kept_open_fits(stock):
+            warnings.warn("this Dagster's SQLite event log differs from the one the kept-open event log was "
+                          "written for: Dagster's own event log is used", stacklevel=2)
+            return
+        stock.dispose()
         self._event_log_storage = KeptOpenSqliteEventLogStorage(os.path.join(base_dir, "history", "runs", ""))
 
     @classmethod

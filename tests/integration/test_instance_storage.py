@@ -8,6 +8,7 @@ import threading
 import time
 
 import dagster as dg
+import pytest
 import yaml
 
 from flexpower_assets.instance_storage import KeptOpenSqliteEventLogStorage, LocalInstance
@@ -93,3 +94,17 @@ def test_a_watch_of_a_run_sees_events_written_through_a_kept_open_connection(tmp
         finally:
             ui.end_watch_event_logs(run_id, callback)
         assert seen.count("written later") == 1
+
+
+def test_the_installed_dagster_fits_the_kept_open_event_log_and_another_falls_back(tmp_path, monkeypatch):
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from flexpower_assets import instance_storage
+
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    assert instance_storage.kept_open_fits(stock)  # Dagster as pinned in pyproject.toml
+    assert not instance_storage.kept_open_fits(object())  # a storage without the attributes relied on
+    monkeypatch.setattr(instance_storage, "kept_open_fits", lambda _event_log: False)
+    with pytest.warns(UserWarning, match="Dagster's own event log is used"):
+        storage = instance_storage.LocalSqliteStorage(str(tmp_path / "home"))
+    assert type(storage.event_log_storage) is SqliteEventLogStorage
