@@ -15,7 +15,6 @@ that cannot be replayed are listed in ``BacktestRun.skipped`` with the reason (n
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -33,7 +32,7 @@ from flexpower_assets.bidding.inputs import landing_kinds, load_day_inputs
 from flexpower_assets.domain import backtest, hydro_backtest
 from flexpower_assets.ingestion.catalog import accepted_rows, sync_landing
 from flexpower_assets.parsers.market import parse_day_ahead_prices
-from flexpower_assets.settings import environment
+from flexpower_assets.pools import spawned_pool
 from resources.warehouse import Warehouse
 
 RENEWABLE = "renewable"
@@ -190,17 +189,17 @@ class _Done:
 @contextmanager
 def _replay_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     """Spawned processes for the days' replays (pure: solves and frames, no warehouse, no lock);
-    None for one process."""
+    None for one process. They start (and import this module, with the replay) right away."""
     if workers <= 1:
         yield None
         return
-    # one polars thread per worker: the workers fill the cores; each starts (and imports this
-    # module, with the replay) right away
-    with environment(POLARS_MAX_THREADS="1"):
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        for _ in range(workers):
-            pool.submit(os.getpid)
+    pool = spawned_pool(workers, _ready)
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ready() -> int:
+    """A task that only brings a worker up (its imports come with this module)."""
+    return os.getpid()

@@ -9,7 +9,6 @@ hash, parse, stats, stage) for the benchmark's profile.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from flexpower_assets.ingestion.scan import LandingFile
 from flexpower_assets.ingestion.staging import per_file_stats, stage
 from flexpower_assets.parsers.errors import InputFileError
 from flexpower_assets.parsers.registry import KINDS_BY_NAME, FileKind
-from flexpower_assets.settings import environment
+from flexpower_assets.pools import spawned_pool
 
 CHUNK_FILES = 2000  # files per chunk of a kind with a batch reader (forecasts, live)
 SINGLE_FILE_CHUNK = 100  # files per chunk of a kind parsed file by file
@@ -169,16 +168,8 @@ class WorkerPool:
 
     def start(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            context = multiprocessing.get_context("spawn")
-            # one polars thread per worker: the workers already fill the cores
-            with environment(POLARS_MAX_THREADS="1"):
-                # pandas hidden first: the parsers' imports then cost half as much
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                                 initializer=hide_pandas)
-                # one task per worker while none is idle: each spawns its process, which imports
-                # the parsers right away
-                for _ in range(self.workers):
-                    self._pool.submit(_ready)
+            # pandas hidden first: the parsers' imports then cost half as much
+            self._pool = spawned_pool(self.workers, _ready, initializer=hide_pandas)
         return self._pool
 
     def __enter__(self) -> WorkerPool:
