@@ -69,12 +69,16 @@ def best_splits(xb: np.ndarray, y: np.ndarray, node: np.ndarray, n_nodes: int, n
 def descend(xb: np.ndarray, features: list[np.ndarray], thresholds: list[np.ndarray]) -> np.ndarray:
     """The leaf of each row: per level, node -> 2 x node + (bin of the node's feature > threshold)."""
     node = np.zeros(len(xb), dtype=np.int64)
-    rows = np.arange(len(xb))
     for feature, threshold in zip(features, thresholds, strict=True):
-        f = feature[node]
-        right = (f >= 0) & (xb[rows, np.maximum(f, 0)] > threshold[node])
-        node = 2 * node + right
+        node = child(xb, node, feature, threshold)
     return node
+
+
+def child(xb: np.ndarray, node: np.ndarray, feature: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """One level down: node -> 2 x node + 1 where the row's bin of its node's feature > threshold
+    (a node without a split, feature -1, sends every row left)."""
+    f = feature[node]
+    return 2 * node + ((f >= 0) & (xb[np.arange(len(xb)), np.maximum(f, 0)] > threshold[node]))
 
 
 def leaf_quantiles(leaf: np.ndarray, y: np.ndarray, n_leaves: int, levels: np.ndarray) -> np.ndarray:
@@ -87,9 +91,8 @@ def leaf_quantiles(leaf: np.ndarray, y: np.ndarray, n_leaves: int, levels: np.nd
     low = np.floor(pos).astype(np.int64)
     high = np.minimum(low + 1, np.maximum(counts - 1, 0)[:, None])
     frac = pos - low
-    with np.errstate(invalid="ignore"):
-        lo_v = ys[np.minimum(start[:, None] + low, len(ys) - 1)]
-        hi_v = ys[np.minimum(start[:, None] + high, len(ys) - 1)]
+    lo_v = ys[np.minimum(start[:, None] + low, len(ys) - 1)]
+    hi_v = ys[np.minimum(start[:, None] + high, len(ys) - 1)]
     out = lo_v + frac * (hi_v - lo_v)
     out[counts == 0] = np.nan
     return out
@@ -129,8 +132,7 @@ def fit_quantile_forest(x: np.ndarray, y: np.ndarray, levels: np.ndarray, *, n_t
             feature, threshold = best_splits(xs, ys, node, 2 ** level, n_bins, min_leaf)
             features.append(feature)
             thresholds.append(threshold)
-            f = feature[node]
-            node = 2 * node + ((f >= 0) & (xs[np.arange(len(xs)), np.maximum(f, 0)] > threshold[node]))
+            node = child(xs, node, feature, threshold)
         quantiles = leaf_quantiles(descend(xb, features, thresholds), y, 2 ** depth, levels)
         trees.append((features, thresholds, quantiles))
     return QuantileForest(edges, trees)
