@@ -98,3 +98,18 @@ def test_a_second_live_file_in_a_later_sync_wins_and_a_rebuild_in_one_sync_agree
     rebuilt = Warehouse(tmp_path / "rebuilt.duckdb")  # both files in one sync, e.g. after a restore
     sync_landing(landing, rebuilt, workers=1)
     assert live_power(rebuilt) == [300.0]
+
+
+def test_an_asset_with_one_file_keeps_every_point_beside_an_asset_with_two():
+    files = catalog(datetime(2025, 6, 8, 9, tzinfo=UTC), datetime(2025, 6, 8, 10, tzinfo=UTC))
+    other = pl.DataFrame(
+        [{"asset_id": "B", "timestamp": START + timedelta(minutes=m), "power_kw": 50.0, "quality": 1.0,
+          "file_id": 33} for m in (10, 0, 5)],  # a file the catalog does not know, rows out of order
+        schema_overrides={"timestamp": UTC_DATETIME})
+    newest = newest_live_points(pl.concat([other, points()]), files)
+    # B: its three points as they came; A: 22:00 from the first file, 22:05 and 22:10 from the second
+    assert newest.select("asset_id", "power_kw", "file_id").rows() == [
+        ("B", 50.0, 33), ("B", 50.0, 33), ("B", 50.0, 33),
+        ("A", 100.0, FIRST), ("A", 400.0, SECOND), ("A", 400.0, SECOND)]
+    assert newest.filter(pl.col("asset_id") == "B")["timestamp"].to_list() == [
+        START + timedelta(minutes=m) for m in (10, 0, 5)]
