@@ -39,59 +39,61 @@ class RawSource:
     kind: str
     model: type[pa.DataFrameModel]
     description: str
-    where: str  # fixed SQL over the staged rows ``s``; values are bound from ``params``
-    params: Callable[[Window], list]
+    keep: Callable[[pl.LazyFrame, Window], pl.LazyFrame]  # the day's rows of the accepted ones
 
 
-def _in_window(column: str) -> str:
-    return f"s.{column} >= ? and s.{column} < ?"
+def _in_window(column: str, before: timedelta = timedelta(0)) -> Callable[[pl.LazyFrame, Window], pl.LazyFrame]:
+    """Rows whose ``column`` is in the day's window (starting ``before`` ahead of it)."""
+    return lambda rows, window: rows.filter(pl.col(column) >= window[0] - before, pl.col(column) < window[1])
 
 
-def _window(window: Window) -> list:
-    return [window[0], window[1]]
+def _overlapping(rows: pl.LazyFrame, window: Window) -> pl.LazyFrame:
+    """Products with at least one quarter-hour in the day's window."""
+    return rows.filter(pl.col("delivery_start") < window[1], pl.col("delivery_end") > window[0])
 
 
-def _latest_before_end(column: str) -> str:
+def _latest_before_end(column: str) -> Callable[[pl.LazyFrame, Window], pl.LazyFrame]:
     """Rows of the newest file created before the day's end (else the oldest file there is)."""
-    return (f"s.{column} = coalesce((select max({column}) from s where {column} < ?), "
-            f"(select min({column}) from s))")
+    created = pl.col(column)
+    return lambda rows, window: rows.filter(
+        created == pl.coalesce(created.filter(created < window[1]).max(), created.min()))
 
 
 RAW_SOURCES = (
     RawSource("raw_crm__contracts", "contracts", model.Contract,
               "Contracts of the CRM snapshot that applies to the day (the newest created before its end).",
-              _latest_before_end("snapshot_created_at"), lambda w: [w[1]]),
+              _latest_before_end("snapshot_created_at")),
     RawSource("raw_vpp__technical_data", "technical_data", model.TechnicalAsset,
               "Assets of the newest VPP technical-data file created before the day's end.",
-              _latest_before_end("file_created_at"), lambda w: [w[1]]),
+              _latest_before_end("file_created_at")),
     RawSource("raw_vpp__forecasts", "forecast", model.ForecastRow,
               "Every forecast version's value for the day's quarter-hours.",
-              _in_window("delivery_start"), _window),
+              _in_window("delivery_start")),
     RawSource("raw_vpp__live", "live", model.LivePoint,
               "Live measured points of the day, plus the last 15 minutes before it (the step signal "
               "of a point holds for up to 15 minutes into the day).",
-              _in_window("timestamp"), lambda w: [w[0] - QH, w[1]]),
+              _in_window("timestamp", before=QH)),
     RawSource("raw_dso__final_production", "final_production", model.FinalProduction,
               "DSO final production of the day's quarter-hours, every file (corrections included).",
-              _in_window("delivery_start"), _window),
+              _in_window("delivery_start")),
     RawSource("raw_dso__redispatch_flags", "redispatch_flags", model.RedispatchFlag,
               "Curtailed quarter-hours of the day, every flag file.",
-              _in_window("delivery_start"), _window),
+              _in_window("delivery_start")),
     RawSource("raw_dso__redispatch_compensation", "redispatch_compensation", model.RedispatchCompensation,
               "The DSO's compensation price for the day's quarter-hours, every file.",
-              _in_window("delivery_start"), _window),
+              _in_window("delivery_start")),
     RawSource("raw_exchange__private_trades", "private_trades", model.Trade,
               "Our exchange trades with at least one quarter-hour in the day, from every export.",
-              "s.delivery_start < ? and s.delivery_end > ?", lambda w: [w[1], w[0]]),
+              _overlapping),
     RawSource("raw_exchange__public_trades", "public_trades", model.Trade,
               "Market trades with at least one quarter-hour in the day, from every export.",
-              "s.delivery_start < ? and s.delivery_end > ?", lambda w: [w[1], w[0]]),
+              _overlapping),
     RawSource("raw_imbalance__estimates", "imbalance_estimate", model.ImbalanceEstimate,
               "AEP estimates for the day's quarter-hours, from every estimate file.",
-              _in_window("delivery_start"), _window),
+              _in_window("delivery_start")),
     RawSource("raw_imbalance__final", "imbalance_final", model.ImbalanceFinal,
               "Final reBAP for the day's quarter-hours, from every final file.",
-              _in_window("delivery_start"), _window),
+              _in_window("delivery_start")),
 )
 
 
@@ -104,7 +106,7 @@ def select_raw(warehouse: Warehouse, source: RawSource, window: Window, day) -> 
     columns = raw_columns(source)
     # rows are staged under the delivery day of their own time; a day also needs the evening
     # before it (live points held into it, products that straddle midnight)
-    rows = accepted_rows(warehouse, source.kind, source.where, source.params(window),
+    rows = accepted_rows(warehouse, source.kind, lambda staged: source.keep(staged, window),
                          days=[day - timedelta(days=1), day])
     if rows.is_empty():
         return pl.DataFrame(schema=columns)
