@@ -77,14 +77,17 @@ class Seen:
         return self.store.read("select asset_id, delivery_start, power_kw as realised_kw from main.best_of_infeed "
                                "where delivery_day between ? and ?", [first, last])
 
-    def of_day(self, key: dg.AssetKey, day: date) -> pl.DataFrame:
-        """One day's rows of ``key`` (as the IO manager loads an input: empty when there is no table)."""
+    def of_day(self, key: dg.AssetKey, day: date, columns: Sequence[str] = ("*",), where: str = "true",
+               params: Sequence = ()) -> pl.DataFrame:
+        """One day's rows of ``key`` (as the IO manager loads an input: empty when there is no table),
+        or of a stored table only some columns and rows (``where``: fixed SQL, values in ``params``)."""
         if day in self.built.get(key, {}):
             return self.built[key][day]
         schema, table = ("main", key.path[0]) if len(key.path) == 1 else (key.path[0], key.path[-1])
         if not self.store.table_exists(schema, table):
             return pl.DataFrame()
-        return self.store.read(f"select * from {schema}.{table} where delivery_day = ?", [day])
+        return self.store.read(f"select {', '.join(columns)} from {schema}.{table} where delivery_day = ? "
+                               f"and ({where})", [day, *params])
 
 
 def history_rows(seen: Seen, first: date, last: date) -> pl.DataFrame:
@@ -231,7 +234,10 @@ def build_days(store_of_day, days: Sequence[date], selected: set[dg.AssetKey],
                                                        "capacity_mw": pl.Float64, "capacity_vpp_kw": pl.Float64})
             outputs: dict[dg.AssetKey, Built] = {}
             if GATE in selected:
-                outputs[GATE] = gate_forecast(day, seen.of_day(FORECAST_ROWS, day), portfolio_frame)
+                # only the versions the gate closure can see (the rule itself is ``prob.gate_forecasts``)
+                outputs[GATE] = gate_forecast(day, seen.of_day(
+                    FORECAST_ROWS, day, ["asset_id", "delivery_start", "version", "power_kw"], "version <= ?",
+                    [prob.gate_closure(day)]), portfolio_frame)
                 frames[GATE][day] = outputs[GATE].frame
             if SKILL in selected or CHAMPION in selected:
                 outputs[SKILL], outputs[CHAMPION] = forecast_skill(day, portfolio_frame, seen, settings, champion_pins)
