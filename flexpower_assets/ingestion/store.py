@@ -111,11 +111,19 @@ def record(warehouse: Warehouse, pending: Registrations) -> None:
             # every earlier accepted content of the path, also one before a rejected re-delivery
             conn.execute(f"update {CATALOG} set status = 'replaced' where path = ? and status = 'accepted' "
                          f"and file_id <> ?", [path, file_id])
-        for file in pending.touched:
-            conn.execute(f"update {CATALOG} set size_bytes = ?, mtime_ns = ?, ctime_ns = ? "
-                         f"where path = ? and registered_at = "
-                         f"(select max(registered_at) from {CATALOG} where path = ?)",
-                         [file.size_bytes, file.mtime_ns, file.ctime_ns, file.relative, file.relative])
+        if pending.touched:
+            # the new stat of re-dropped (or copied, restored) files onto their latest registration,
+            # in one statement: one update per file took 2 ms each, a minute for a restored month
+            touched = pl.DataFrame(  # noqa: F841 (read by DuckDB)
+                {"path": [f.relative for f in pending.touched], "size_bytes": [f.size_bytes for f in pending.touched],
+                 "mtime_ns": [f.mtime_ns for f in pending.touched], "ctime_ns": [f.ctime_ns for f in pending.touched]},
+                schema={"path": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64, "ctime_ns": pl.Int64},
+            ).unique("path", keep="last").to_arrow()
+            conn.execute(
+                f"update {CATALOG} as c set size_bytes = t.size_bytes, mtime_ns = t.mtime_ns, ctime_ns = t.ctime_ns "
+                f"from touched t, (select path, max(registered_at) as registered_at from {CATALOG} "
+                f"where path in (select path from touched) group by path) latest "
+                f"where c.path = t.path and latest.path = t.path and c.registered_at = latest.registered_at")
 
 
 def upgrade_catalog(warehouse: Warehouse) -> None:

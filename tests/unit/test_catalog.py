@@ -174,3 +174,30 @@ def test_content_dropped_again_after_another_is_staged_once(tmp_path, warehouse)
         sync_landing(landing, warehouse, workers=1)
     assert statuses(warehouse)["dso/final_production_MP-A_20250609.csv"] == ["replaced", "replaced", "accepted"]
     assert accepted_rows(warehouse, "final_production")["power_kw"].to_list() == [1.0]
+
+
+def test_re_dropped_files_get_their_new_stat_on_their_latest_registration_only(tmp_path, warehouse):
+    landing = tmp_path / "landing"
+    a = write(landing / "dso" / "final_production_MP-A_20250609.csv", final_production([1.0]))
+    b = write(landing / "dso" / "final_production_MP-B_20250609.csv", final_production([2.0]))
+    first_mtime = a.stat().st_mtime_ns
+    sync_landing(landing, warehouse, workers=1)
+    write(a, final_production([3.0]), 10**9)  # a correction at A's path: a second registration
+    sync_landing(landing, warehouse, workers=1)
+    # both files copied back with new times (a restore): the same bytes, so nothing is new
+    for path, offset in ((a, 5 * 10**9), (b, 7 * 10**9)):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + offset))
+    report = sync_landing(landing, warehouse, workers=1)
+    assert report.n_new == 0
+    catalog = registered_files(warehouse).sort("registered_at")
+    latest_a, latest_b = (catalog.filter(pl.col("path") == str(p.relative_to(landing))).row(-1, named=True)
+                          for p in (a, b))
+    assert (latest_a["mtime_ns"], latest_a["ctime_ns"]) == (a.stat().st_mtime_ns, a.stat().st_ctime_ns)
+    assert (latest_b["mtime_ns"], latest_b["ctime_ns"]) == (b.stat().st_mtime_ns, b.stat().st_ctime_ns)
+    # A's first registration keeps the stat it was read with
+    first_a = catalog.filter(pl.col("path") == str(a.relative_to(landing))).row(0, named=True)
+    assert first_a["mtime_ns"] == first_mtime != latest_a["mtime_ns"]
+    assert statuses(warehouse)[str(a.relative_to(landing))] == ["replaced", "accepted"]
+    # the catalog now matches the folder: the next sync compares and reads nothing
+    assert "read earlier registrations" not in sync_landing(landing, warehouse, workers=1).seconds
