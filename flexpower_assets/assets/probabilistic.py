@@ -20,7 +20,7 @@ import polars as pl
 
 from flexpower_assets.assets.metadata import markdown_table, partitioned_check_spec, schema_check, schema_check_spec
 from flexpower_assets.assets.raw import RAW_ASSET_KEYS
-from flexpower_assets.assets.steps import Built, check_events, merge_metadata
+from flexpower_assets.assets.steps import Built, OutputStore, check_events, merge_metadata
 from flexpower_assets.domain import probabilistic as prob
 from flexpower_assets.partitions import daily_backfill_policy, daily_partitions, partition_delivery_days
 from flexpower_assets.schemas import probabilistic as contract
@@ -284,7 +284,7 @@ CHECKS = [
     internal_asset_deps={"gate_forecast": {FORECAST_ROWS, PORTFOLIO}, "forecast_skill": {PORTFOLIO},
                          "champion_history": {PORTFOLIO}, "asset_forecast_quantile": {GATE, PORTFOLIO, CHAMPION}},
     partitions_def=daily_partitions, backfill_policy=daily_backfill_policy,
-    required_resource_keys={"warehouse", "forecasting"},
+    required_resource_keys={"warehouse", "forecasting", "io_manager"},
     description="The gate-closure forecast, skill, champion and quantiles of a day or a range of days, built day "
                 "by day in order (each day sees only days <= D-2 and the skill of the days before it).",
 )
@@ -292,15 +292,25 @@ def forecast_quantiles(context) -> Iterator[dg.Output | dg.AssetCheckResult]:
     days = [day.day for day in partition_delivery_days(context)]
     warehouse = context.resources.warehouse.get()
     built = build_days(warehouse.session, days, set(context.selected_asset_keys), context.resources.forecasting.settings())
-    # written after every day was built: the run's own reads are over (the IO manager takes the write lock)
+    # written after every day was built: the run's own reads are over (the IO manager takes the write lock),
+    # all outputs in one transaction when the IO manager can (as the daily step's tables)
+    frames, metadata = {}, {}
     for name, out in OUTS.items():
         if out.key not in built:
             continue
         per_day = built[out.key]
-        frame = (per_day[0][1].frame if len(per_day) == 1
-                 else pl.concat([one.frame for _day, one in per_day], how="vertical_relaxed"))
-        yield dg.Output(frame, output_name=name, metadata=merge_metadata([(day, one.metadata) for day, one in per_day]))
-        yield from check_events(CHECKS, [(day, one.checks) for day, one in per_day])
+        frames[name] = (per_day[0][1].frame if len(per_day) == 1
+                        else pl.concat([one.frame for _day, one in per_day], how="vertical_relaxed"))
+        metadata[name] = merge_metadata([(day, one.metadata) for day, one in per_day])
+    io_manager = context.resources.io_manager
+    stored = io_manager.store_outputs(context, frames) if isinstance(io_manager, OutputStore) else None
+    for name, frame in frames.items():
+        key = OUTS[name].key
+        if stored is not None:
+            yield dg.MaterializeResult(asset_key=key, metadata={**metadata[name], **stored[name]})
+        else:
+            yield dg.Output(frame, output_name=name, metadata=metadata[name])
+        yield from check_events(CHECKS, [(day, one.checks) for day, one in built[key]])
 
 
 probabilistic_assets = [forecast_quantiles]
