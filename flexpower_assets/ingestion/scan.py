@@ -51,13 +51,21 @@ def scan_stats(landing_dir: Path, kinds: Collection[str] | None = None) -> pl.Da
     many files the folders hold. Which kind a file is (``landing_files``) is worked out only for
     the files that need it.
     """
-    root = str(landing_dir)
     if not landing_dir.exists():
         return pl.DataFrame(schema=SCAN_SCHEMA)
+    root = str(landing_dir)
     if kinds is None:
         folders = sorted(os.path.relpath(dirpath, root) for dirpath, _dirs, _names in os.walk(root))
     else:
         folders = sorted({kind.folder for kind in FILE_KINDS if kind.name in kinds})
+    return stat_folders(landing_dir, folders)
+
+
+def stat_folders(landing_dir: Path, folders: Collection[str]) -> pl.DataFrame:
+    """Path (relative to the landing zone) and stat of every regular file directly in
+    ``folders`` (relative too; ``"."`` or ``""`` is the landing zone itself), as ``SCAN_SCHEMA``
+    columns; a folder that is not there has no files."""
+    root = str(landing_dir)
     paths: list[str] = []
     sizes: list[int] = []
     mtimes: list[int] = []

@@ -29,7 +29,6 @@ counts (its ctime is new). No Dagster here: the sensors in ``schedules/sensors.p
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ import polars as pl
 from flexpower_assets.domain.time import BERLIN, UTC, day_window
 from flexpower_assets.ingestion.catalog import CATALOG, LandingFile, settled_files
 from flexpower_assets.ingestion.hashing import file_sha256
+from flexpower_assets.ingestion.scan import stat_folders
 from flexpower_assets.parsers.registry import FILE_KINDS, named_delivery_day
 from resources.warehouse import Warehouse, WarehouseBusy, file_lock
 
@@ -109,20 +109,10 @@ class Cursor:
 def list_files(landing_dir: Path, folders: Collection[str]) -> list[LandingFile]:
     """Every regular file directly in ``folders``, by arrival: names and ``stat`` only."""
     root = str(landing_dir)
-    found: list[LandingFile] = []
-    for folder in sorted(folders):
-        directory = os.path.join(root, folder)
-        if not os.path.isdir(directory):
-            continue
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if not entry.is_file():
-                    continue
-                stat = entry.stat()
-                found.append(LandingFile(root=root, relative=f"{folder}/{entry.name}", kind=None,
-                                         size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                                         arrived_ns=max(stat.st_mtime_ns, stat.st_ctime_ns),
-                                         ctime_ns=stat.st_ctime_ns))
+    stats = stat_folders(landing_dir, sorted(folders))
+    found = [LandingFile(root=root, relative=relative, kind=None, size_bytes=size, mtime_ns=mtime,
+                         arrived_ns=max(mtime, ctime), ctime_ns=ctime)
+             for relative, size, mtime, ctime in stats.iter_rows()]
     found.sort(key=lambda f: (f.arrived_ns, f.relative))
     return found
 
