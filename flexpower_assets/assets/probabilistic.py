@@ -288,7 +288,7 @@ CHECKS = [
     description="The gate-closure forecast, skill, champion and quantiles of a day or a range of days, built day "
                 "by day in order (each day sees only days <= D-2 and the skill of the days before it).",
 )
-def forecast_quantiles(context) -> Iterator[dg.Output | dg.AssetCheckResult]:
+def forecast_quantiles(context) -> Iterator[dg.Output | dg.MaterializeResult | dg.AssetCheckResult]:
     days = [day.day for day in partition_delivery_days(context)]
     warehouse = context.resources.warehouse.get()
     built = build_days(warehouse.session, days, set(context.selected_asset_keys), context.resources.forecasting.settings())

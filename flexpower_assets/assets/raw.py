@@ -20,7 +20,7 @@ import pandera.polars as pa
 import polars as pl
 
 from flexpower_assets.assets.steps import Built, Day, Table
-from flexpower_assets.domain.time import QH
+from flexpower_assets.domain.time import QH, to_utc
 from flexpower_assets.ingestion.catalog import accepted_rows, sync_landing
 from flexpower_assets.parsers.registry import classify
 from flexpower_assets.schemas import columns_of
@@ -104,6 +104,7 @@ def raw_columns(source: RawSource) -> dict[str, pl.DataType]:
 def select_raw(warehouse: Warehouse, source: RawSource, window: Window, day) -> pl.DataFrame:
     """The accepted staging rows of a source for one day, in the raw table's column layout."""
     columns = raw_columns(source)
+    window = (to_utc(window[0]), to_utc(window[1]))  # the staged times are UTC; polars compares like with like
     # rows are staged under the delivery day of their own time; a day also needs the evening
     # before it (live points held into it, products that straddle midnight)
     rows = accepted_rows(warehouse, source.kind, lambda staged: source.keep(staged, window),

@@ -80,14 +80,18 @@ def stat_folders(landing_dir: Path, folders: Collection[str]) -> pl.DataFrame:
         # whole path (about a sixth off a folder of 100,000 files)
         descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            for entry in os.scandir(descriptor):
-                if not entry.is_file():
-                    continue
-                stat = entry.stat()
-                paths.append(prefix + entry.name)
-                sizes.append(stat.st_size)
-                mtimes.append(stat.st_mtime_ns)
-                ctimes.append(stat.st_ctime_ns)
+            with os.scandir(descriptor) as entries:
+                for entry in entries:
+                    try:
+                        if not entry.is_file():
+                            continue
+                        stat = entry.stat()
+                    except FileNotFoundError:  # renamed or removed since it was listed: not there
+                        continue
+                    paths.append(prefix + entry.name)
+                    sizes.append(stat.st_size)
+                    mtimes.append(stat.st_mtime_ns)
+                    ctimes.append(stat.st_ctime_ns)
         finally:
             os.close(descriptor)
     return pl.DataFrame({"path": paths, "size_bytes": sizes, "mtime_ns": mtimes, "ctime_ns": ctimes},

@@ -143,8 +143,9 @@ def _ensure_catalog(conn) -> None:
 
 def accepted_rows(warehouse: Warehouse, kind: str, keep: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
                   days: Iterable[date] | None = None) -> pl.DataFrame:
-    """Staged rows of accepted files of a kind (optionally staged under some delivery days), in
-    the order they were staged; ``keep`` picks rows from them (a filter over the accepted rows).
+    """Staged rows of accepted files of a kind (optionally staged under some delivery days), file
+    by file in the order of the staged files' paths (day folder, then chunk name) and within a
+    file in the order of its rows; ``keep`` picks rows from them (a filter over the accepted rows).
 
     The staged Parquet files are read by polars, which reads and filters them about twice as
     fast as a DuckDB query over them; the catalog is read first and the files listed after, so
