@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import polars as pl
 
-from flexpower_assets.ingestion.staging import staged_files
+from flexpower_assets.ingestion.staging import TIME_COLUMN, staged_files
 from resources.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -154,8 +154,13 @@ def accepted_rows(warehouse: Warehouse, kind: str, keep: Callable[[pl.LazyFrame]
     """
     if not warehouse.table_exists("landing", "files"):
         return pl.DataFrame()
-    accepted = warehouse.read(f"select file_id from {CATALOG} where status = 'accepted' and kind = ?",
-                              [kind])["file_id"]
+    days = None if days is None else sorted(set(days))
+    # only the files that feed those days (of kinds staged by day): a year of files is not read
+    # into memory to pick one day's
+    of_days, params = ("", []) if days is None or TIME_COLUMN.get(kind) is None else (
+        " and list_has_any(delivery_days, ?::date[])", [days])
+    accepted = warehouse.read(f"select file_id from {CATALOG} where status = 'accepted' and kind = ?{of_days}",
+                              [kind, *params])["file_id"]
     files = staged_files(warehouse, kind, days)
     if not files:
         return pl.DataFrame()

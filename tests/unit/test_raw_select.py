@@ -18,10 +18,14 @@ CONTRACTS = next(source for source in RAW_SOURCES if source.kind == "contracts")
 LIVE = next(source for source in RAW_SOURCES if source.kind == "live")
 
 
-def catalog(warehouse: Warehouse, statuses: dict[int, tuple[str, str]]) -> None:
-    """A catalog of file id -> (kind, status), the columns the reads look at."""
+def catalog(warehouse: Warehouse, statuses: dict[int, tuple[str, str]],
+            days: dict[int, list[date]] | None = None) -> None:
+    """A catalog of file id -> (kind, status) and the days each file feeds, the columns the
+    reads look at."""
     frame = pl.DataFrame({"file_id": list(statuses), "kind": [kind for kind, _ in statuses.values()],  # noqa: F841
-                          "status": [status for _, status in statuses.values()]})
+                          "status": [status for _, status in statuses.values()],
+                          "delivery_days": [(days or {}).get(file_id) for file_id in statuses]},
+                         schema_overrides={"delivery_days": pl.List(pl.Date)})
     with warehouse.writer() as conn:
         conn.execute("create schema if not exists landing")
         conn.execute("create table landing.files as select * from frame")
@@ -69,7 +73,10 @@ def test_the_newest_accepted_snapshot_before_the_day_s_end_is_the_day_s(tmp_path
 
 def test_live_points_of_the_day_and_its_last_quarter_hour_before(tmp_path):
     warehouse = Warehouse(tmp_path / "w.duckdb")
-    catalog(warehouse, {5: ("live", "accepted"), 6: ("live", "rejected")})
+    # file 7 is accepted for 2025-06-09 only: the day asks the catalog for the files that feed it,
+    # so rows of 7 found under the day's folder (they cannot be, but if) do not count for it
+    catalog(warehouse, {5: ("live", "accepted"), 6: ("live", "rejected"), 7: ("live", "accepted")},
+            {5: [date(2025, 6, 7), date(2025, 6, 8)], 7: [date(2025, 6, 9)]})
     start = datetime(2025, 6, 7, 22, tzinfo=UTC)  # the Berlin day 2025-06-08 starts here
     minutes = [-20, -15, -1, 0, 1439, 1440]  # relative to the day's start
     points = pl.DataFrame({"asset_id": ["A"] * 6, "timestamp": [start + timedelta(minutes=m) for m in minutes],
@@ -78,7 +85,8 @@ def test_live_points_of_the_day_and_its_last_quarter_hour_before(tmp_path):
     stage(warehouse, "live", "2025-06-07", "p", points.head(3))
     stage(warehouse, "live", "2025-06-08", "q", points.tail(3))
     stage(warehouse, "live", "2025-06-08", "r", points.with_columns(file_id=pl.lit(6, pl.Int64)))
+    stage(warehouse, "live", "2025-06-08", "s", points.with_columns(file_id=pl.lit(7, pl.Int64)))
     rows = select_raw(warehouse, LIVE, (start, start + timedelta(days=1)), date(2025, 6, 8))
-    # from 15 minutes before the start (inclusive) to the end (exclusive); file 6 is rejected
+    # from 15 minutes before the start (inclusive) to the end (exclusive); file 6 is rejected, 7 not the day's
     assert rows["power_kw"].to_list() == [-15.0, -1.0, 0.0, 1439.0]
     assert rows["file_id"].unique().to_list() == [5]
