@@ -136,6 +136,36 @@ def ingest() -> None:
 
 
 @main.command()
+@click.option("--older-than-days", type=float, default=7.0, show_default=True,
+              help="Move files registered at least this many days ago.")
+@click.option("--to", "archive_dir", type=click.Path(path_type=Path), default=None,
+              help="The archive folder (default: <data dir>/archive/landing).")
+@click.option("--dry-run", is_flag=True, help="Only list what would be moved.")
+def archive(older_than_days: float, archive_dir: Path | None, dry_run: bool) -> None:
+    """Move registered, unchanged files out of the landing zone (rejected and changed files stay).
+
+    Each sync lists every file of the landing zone; moving the registered ones to an archive
+    keeps that listing to recent files. Catalog and staged rows stay: nothing is rebuilt.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from flexpower_assets.ingestion.archive import archive_registered
+    from resources.warehouse import Warehouse
+
+    settings = Settings.from_env()
+    check_warehouse(settings.warehouse_path)
+    target = archive_dir or settings.data_dir / "archive" / "landing"
+    report = archive_registered(settings.landing_dir, target, Warehouse(settings.warehouse_path),
+                                timedelta(days=older_than_days), datetime.now(UTC), dry_run=dry_run)
+    click.echo(f"{'would move' if dry_run else 'moved'} {len(report.moved)} file(s) from {settings.landing_dir} "
+               f"to {target}" + ("" if dry_run else f" (listed in {target / 'manifest.jsonl'})"))
+    if report.kept_changed:
+        click.echo(f"  {report.kept_changed} registered file(s) changed since: left for the next sync")
+    for path in report.skipped_existing:
+        click.echo(f"  kept {path}: the archive already holds a file of that name")
+
+
+@main.command()
 @click.option("--day", help="One delivery day, YYYY-MM-DD.")
 @click.option("--from", "first", help="First delivery day of a range.")
 @click.option("--to", "last", help="Last delivery day of a range (inclusive).")
@@ -205,9 +235,13 @@ def demo() -> None:
               help="Let the days arrive one at a time (ingest, then build the day) and compare the cost "
                    "of the last days with the first.")
 @click.option("--public-trades-per-day", type=int, default=None, help="Market trades per day (default 200,000).")
+@click.option("--archive-after-days", type=int, default=None,
+              help="With --day-by-day: archive the files registered this many days before each day "
+                   "(`flexpower archive`), so the landing zone holds only recent files.")
 @click.pass_context
 def bench(ctx: click.Context, n_assets: int, days: int, seed: int, baseline: bool, workdir: Path | None, layout: str,
-          drop_caches: bool, day_by_day: bool, public_trades_per_day: int | None) -> None:
+          drop_caches: bool, day_by_day: bool, public_trades_per_day: int | None,
+          archive_after_days: int | None) -> None:
     """Time ingestion and every contract table for N simulated assets; last line is JSON.
 
     `flexpower bench bids ...` times a day-ahead bid run instead."""
@@ -219,8 +253,11 @@ def bench(ctx: click.Context, n_assets: int, days: int, seed: int, baseline: boo
         from flexpower_assets.bench.days import run_day_by_day
 
         run_day_by_day(n_assets=n_assets, days=days, seed=seed, workdir=workdir, echo=click.echo,
-                       public_trades_per_day=public_trades_per_day, layout=layout, drop_caches=drop_caches)
+                       public_trades_per_day=public_trades_per_day, layout=layout, drop_caches=drop_caches,
+                       archive_after_days=archive_after_days)
         return
+    if archive_after_days is not None:
+        raise click.UsageError("--archive-after-days goes with --day-by-day")
     from flexpower_assets.bench.run import run_benchmark
 
     run_benchmark(n_assets=n_assets, days=days, seed=seed, baseline=baseline, workdir=workdir, echo=click.echo,

@@ -24,7 +24,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +68,18 @@ def arrivals_by_day(source: Path, first: date, last: date) -> dict[date, list[st
 
 
 def measure_days(source: Path, landing: Path, warehouse_path: Path, data_dir: Path,
-                 arrivals: dict[date, list[str]], workers: int) -> list[dict[str, Any]]:
-    """Move each day's files in, ingest them and build the day (run in its own process)."""
+                 arrivals: dict[date, list[str]], workers: int,
+                 archive_after_days: int | None = None) -> list[dict[str, Any]]:
+    """Move each day's files in, ingest them and build the day (run in its own process).
+
+    With ``archive_after_days`` N, before each day's ingestion the files registered before the
+    ingestion of N days earlier (by the bench's days, not the clock) are archived (``flexpower
+    archive``, not timed: an operator's nightly task), so the landing zone holds the last N + 1
+    days of files."""
     import dagster as dg
 
     from flexpower_assets.definitions import build_defs
+    from flexpower_assets.ingestion.archive import archive_registered
     from flexpower_assets.ingestion.catalog import sync_landing
     from flexpower_assets.runner import QUIET
     from flexpower_assets.settings import Settings
@@ -83,6 +90,7 @@ def measure_days(source: Path, landing: Path, warehouse_path: Path, data_dir: Pa
     job = build_defs(settings).resolve_job_def(JOB)
     stored = 0
     days: list[dict[str, Any]] = []
+    synced_at: list[datetime] = []  # when each day's ingestion began
     with dg.DagsterInstance.ephemeral() as instance:
         for day, files in arrivals.items():
             for relative in files:  # not timed: the files arrive
@@ -90,6 +98,11 @@ def measure_days(source: Path, landing: Path, warehouse_path: Path, data_dir: Pa
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source / relative, target)
             stored += len(files)
+            archived = 0
+            if archive_after_days is not None and len(synced_at) >= archive_after_days:
+                archived = len(archive_registered(landing, data_dir / "archive", Warehouse(warehouse_path),
+                                                  timedelta(0), synced_at[-archive_after_days]).moved)
+            synced_at.append(datetime.now(UTC))
             began, cpu_began = time.perf_counter(), cpu_seconds()
             report = sync_landing(landing, Warehouse(warehouse_path), workers=workers)
             ingestion = time.perf_counter() - began
@@ -101,6 +114,7 @@ def measure_days(source: Path, landing: Path, warehouse_path: Path, data_dir: Pa
             stages, errors = _step_stages(instance, result.run_id)
             days.append({
                 "day": day.isoformat(), "files_arrived": len(files), "files_stored": stored,
+                "files_archived_before": archived,
                 "files_registered": report.n_new, "seconds_ingestion": ingestion, "seconds_compute": compute,
                 "seconds_raw": sum(info["seconds"] for stage, info in stages.items() if stage.startswith("raw/")),
                 "seconds": ingestion + compute, "cpu_seconds": cpu, "success": result.success, "errors": errors,
@@ -145,7 +159,8 @@ def summarise(days: list[dict[str, Any]], edge: int = EDGE_DAYS, measure: str = 
 
 def run_day_by_day(n_assets: int, days: int, seed: int = 7, workdir: Path | None = None, echo: Echo = print,
                    public_trades_per_day: int | None = None, start: date = BENCH_START, workers: int = 2,
-                   layout: str = "real", drop_caches: bool = True) -> dict[str, Any]:
+                   layout: str = "real", drop_caches: bool = True,
+                   archive_after_days: int | None = None) -> dict[str, Any]:
     """Simulate, then let the days arrive one by one; print each day's cost and the summary."""
     owned = workdir is None
     root = Path(tempfile.mkdtemp(prefix="flexpower-days-")) if owned else Path(workdir).resolve()
@@ -164,9 +179,12 @@ def run_day_by_day(n_assets: int, days: int, seed: int = 7, workdir: Path | None
         conditions = machine()
         echo(f"measured on: {machine_text(conditions)}")
         cache = drop_page_cache() if drop_caches else "warm (not dropped: --no-drop-caches)"
-        echo(f"{days} days arrive one by one ({n_assets} assets, {layout} layout, page cache {cache}): "
+        archiving = ("" if archive_after_days is None else
+                     f", files registered {archive_after_days}+ days before archived first (not timed)")
+        echo(f"{days} days arrive one by one ({n_assets} assets, {layout} layout, page cache {cache}{archiving}): "
              f"each day ingest, then {JOB} for the day ...")
-        measured, _memory = run_measured(measure_days, source, landing, warehouse, root, arrivals, workers)
+        measured, _memory = run_measured(measure_days, source, landing, warehouse, root, arrivals, workers,
+                                         archive_after_days)
         echo(f"{'day':<12}{'arrived':>9}{'stored':>9}{'ingest s':>10}{'daily_job s':>13}{'raw s':>8}{'day s':>8}"
              f"{'CPU s':>8}")
         for day in measured:
@@ -190,6 +208,7 @@ def run_day_by_day(n_assets: int, days: int, seed: int = 7, workdir: Path | None
         conditions["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         echo(f"load average after the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         figures = {"mode": "day_by_day", "assets": n_assets, "days": days, "seed": seed, "layout": layout,
+                   "archive_after_days": archive_after_days,
                    "page_cache": cache, "machine": conditions, "summary": summary, "summary_cpu": cpu,
                    "success": all(day["success"] for day in measured),
                    "per_day": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in day.items()

@@ -96,7 +96,7 @@ def test_day_by_day_lets_each_day_arrive_then_builds_it(tmp_path):
 
     lines: list[str] = []
     figures = run_day_by_day(n_assets=3, days=3, seed=5, workdir=tmp_path, echo=lines.append,
-                             public_trades_per_day=200, drop_caches=False)
+                             public_trades_per_day=200, drop_caches=False, archive_after_days=1)
     assert json.loads(lines[-1]) == json.loads(json.dumps(figures))
     per_day = figures["per_day"]
     assert [day["day"] for day in per_day] == ["2025-06-08", "2025-06-09", "2025-06-10"]
@@ -107,6 +107,13 @@ def test_day_by_day_lets_each_day_arrive_then_builds_it(tmp_path):
     assert sum(day["files_arrived"] for day in per_day) == simulated
     assert all(day["files_registered"] == day["files_arrived"] for day in per_day)
     assert all(day["cpu_seconds"] > 0 for day in per_day)
+    # archiving after 1 day: before day 3 the files registered before day 2's ingestion (day 1's,
+    # all but the rejected ones) leave the landing zone; every day still builds
+    assert [day["files_archived_before"] for day in per_day][:2] == [0, 0]
+    assert 0 < per_day[2]["files_archived_before"] <= per_day[0]["files_registered"]
+    archived = sum(1 for path in (tmp_path / "archive").rglob("*") if path.is_file() and path.name != "manifest.jsonl")
+    assert archived == per_day[2]["files_archived_before"]
+    assert figures["archive_after_days"] == 1
     assert figures["summary_cpu"]["days"] == 3
     assert figures["summary"]["days"] == 3
     assert any(line.startswith("fitted over all days: ") for line in lines)

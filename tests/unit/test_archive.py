@@ -1,0 +1,68 @@
+"""Archiving registered files: only unchanged, accepted (or duplicate) files old enough move; the
+catalog and the staged rows stay, so the day's rows are the same after the move."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flexpower_assets.ingestion.archive import archive_registered
+from flexpower_assets.ingestion.catalog import accepted_rows, registered_files, sync_landing
+from resources.warehouse import Warehouse
+
+
+def final_production(value: float, metering_point: str = "MP-A") -> str:
+    return f"delivery_start__utc_,{metering_point}__kw_\n2025-06-08 00:00:00.000000 UTC,{value}\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_only_unchanged_accepted_files_move_and_the_rows_stay(tmp_path):
+    landing, archive = tmp_path / "landing", tmp_path / "archive"
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    kept = write(landing / "dso" / "final_production_MP-A_20250609.csv", final_production(1.0))
+    changed = write(landing / "dso" / "final_production_MP-B_20250609.csv", final_production(2.0, "MP-B"))
+    bad = write(landing / "dso" / "final_production_MP-C_20250609.csv", "not a csv\n")
+    sync_landing(landing, warehouse, workers=1)
+    statuses = dict(zip(*registered_files(warehouse).select("path", "status").to_dict(as_series=False).values()))
+    assert sorted(statuses.values()) == ["accepted", "accepted", "rejected"]
+    rows_before = accepted_rows(warehouse, "final_production")["power_kw"].to_list()
+    # B rewritten in place after its registration (not read yet): it stays for the next sync
+    stat = changed.stat()
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    now = datetime.now(UTC)
+
+    # registered just now: nothing is old enough at 7 days
+    assert archive_registered(landing, archive, warehouse, timedelta(days=7), now).moved == []
+
+    later = now + timedelta(days=8)
+    report = archive_registered(landing, archive, warehouse, timedelta(days=7), later, dry_run=True)
+    assert report.moved == ["dso/final_production_MP-A_20250609.csv"]
+    assert kept.exists() and not archive.exists()  # a dry run moves nothing
+
+    report = archive_registered(landing, archive, warehouse, timedelta(days=7), later)
+    assert report.moved == ["dso/final_production_MP-A_20250609.csv"]
+    assert report.kept_changed == 1
+    assert not kept.exists() and changed.exists() and bad.exists()
+    assert (archive / "dso" / "final_production_MP-A_20250609.csv").read_text() == final_production(1.0)
+    manifest = [json.loads(line) for line in (archive / "manifest.jsonl").read_text().splitlines()]
+    assert [(entry["path"], entry["status"]) for entry in manifest] == [
+        ("dso/final_production_MP-A_20250609.csv", "accepted")]
+    # the catalog and the staged rows are untouched; the next sync reads only the changed B
+    assert accepted_rows(warehouse, "final_production")["power_kw"].to_list() == rows_before
+    again = sync_landing(landing, warehouse, workers=1)
+    assert again.n_new == 0 and registered_files(warehouse).height == 3  # B hashed again: the same bytes
+    assert accepted_rows(warehouse, "final_production")["power_kw"].to_list() == rows_before
+
+    # the same name dropped again with the same bytes is a no-op; archiving it again would
+    # overwrite the archived file, so it stays in the landing zone
+    write(kept, final_production(1.0))
+    assert sync_landing(landing, warehouse, workers=1).n_new == 0
+    report = archive_registered(landing, archive, warehouse, timedelta(days=7), later + timedelta(days=30))
+    assert report.skipped_existing == ["dso/final_production_MP-A_20250609.csv"] and kept.exists()
