@@ -139,7 +139,7 @@ def ingest() -> None:
 @click.option("--older-than-days", type=float, default=7.0, show_default=True,
               help="Move files registered at least this many days ago.")
 @click.option("--to", "archive_dir", type=click.Path(path_type=Path), default=None,
-              help="The archive folder (default: <data dir>/archive/landing).")
+              help="The archive folder, on the landing zone's file system (default: <data dir>/archive).")
 @click.option("--dry-run", is_flag=True, help="Only list what would be moved.")
 def archive(older_than_days: float, archive_dir: Path | None, dry_run: bool) -> None:
     """Move registered, unchanged files out of the landing zone (rejected and changed files stay).
@@ -154,11 +154,16 @@ def archive(older_than_days: float, archive_dir: Path | None, dry_run: bool) -> 
 
     settings = Settings.from_env()
     check_warehouse(settings.warehouse_path)
-    target = archive_dir or settings.data_dir / "archive" / "landing"
-    report = archive_registered(settings.landing_dir, target, Warehouse(settings.warehouse_path),
-                                timedelta(days=older_than_days), datetime.now(UTC), dry_run=dry_run)
+    target = archive_dir or settings.data_dir / "archive"
+    try:
+        report = archive_registered(settings.landing_dir, target, Warehouse(settings.warehouse_path),
+                                    timedelta(days=older_than_days), datetime.now(UTC), dry_run=dry_run)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
     click.echo(f"{'would move' if dry_run else 'moved'} {len(report.moved)} file(s) from {settings.landing_dir} "
-               f"to {target}" + ("" if dry_run else f" (listed in {target / 'manifest.jsonl'})"))
+               f"to {target / 'files'}" + ("" if dry_run else f" (listed in {target / 'manifest.jsonl'})"))
+    for path in report.vanished:
+        click.echo(f"  {path} was removed from the landing zone before it could move")
     if report.kept_changed:
         click.echo(f"  {report.kept_changed} registered file(s) changed since: left for the next sync")
     for path in report.skipped_existing:

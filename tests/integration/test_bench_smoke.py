@@ -111,7 +111,7 @@ def test_day_by_day_lets_each_day_arrive_then_builds_it(tmp_path):
     # all but the rejected ones) leave the landing zone; every day still builds
     assert [day["files_archived_before"] for day in per_day][:2] == [0, 0]
     assert 0 < per_day[2]["files_archived_before"] <= per_day[0]["files_registered"]
-    archived = sum(1 for path in (tmp_path / "archive").rglob("*") if path.is_file() and path.name != "manifest.jsonl")
+    archived = sum(1 for path in (tmp_path / "archive" / "files").rglob("*") if path.is_file())
     assert archived == per_day[2]["files_archived_before"]
     assert figures["archive_after_days"] == 1
     assert figures["summary_cpu"]["days"] == 3

@@ -45,5 +45,7 @@ def test_archive_moves_registered_files_and_says_where(tmp_path):
     assert dry.returncode == 0 and "would move 1 file(s)" in dry.stdout and (landing / "dso" / name).exists()
     moved = run_cli("archive", "--older-than-days", "0", env=env)
     assert moved.returncode == 0 and "moved 1 file(s)" in moved.stdout
-    assert (tmp_path / "data" / "archive" / "landing" / "dso" / name).exists()
+    assert (tmp_path / "data" / "archive" / "files" / "dso" / name).exists()
     assert not (landing / "dso" / name).exists()
+    inside = run_cli("archive", "--to", str(landing / "old"), env=env)
+    assert inside.returncode == 2 and "must not be inside the landing zone" in inside.stderr
