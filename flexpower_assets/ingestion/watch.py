@@ -164,7 +164,12 @@ def files_to_ingest(landing_dir: Path, folders: Collection[str], warehouse: Ware
                 if hashed + file.size_bytes > max_hash_bytes and looked_at:
                     break  # the rest next tick
                 hashed += file.size_bytes
-                if file_sha256(file.path) != previous["sha256"]:
+                try:
+                    sha256 = file_sha256(file.path)
+                except FileNotFoundError:  # moved away since it was listed (archived, or removed)
+                    looked_at.append(file)
+                    continue
+                if sha256 != previous["sha256"]:
                     to_ingest.append(file)
                 else:
                     same_bytes.append(file.relative)
