@@ -74,9 +74,10 @@ def run_asset_jobs(jobs: list[AssetJob], context: JobContext, progress: bool = F
                 totals += run_asset_job(job, context)
                 bar.update()
             return totals
-        # fork hands the jobs to the workers without pickling them; spawn pickles them once each
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool_context = multiprocessing.get_context(method)
+        # spawned, not forked: a fork copies the locks of the caller's threads (polars', DuckDB's,
+        # tqdm's) in whatever state they are, and a worker that inherits a held one waits forever
+        # (seen in the test suite); spawn pickles the jobs once per worker
+        pool_context = multiprocessing.get_context("spawn")
         chunk = max(1, len(jobs) // (workers * 16))
         with pool_context.Pool(workers, initializer=_init_worker, initargs=(jobs, context)) as pool:
             for counts in pool.imap_unordered(_run_indexed, range(len(jobs)), chunksize=chunk):
