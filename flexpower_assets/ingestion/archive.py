@@ -30,12 +30,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flexpower_assets.ingestion.scan import scan_stats
-from flexpower_assets.ingestion.store import CATALOG
+from flexpower_assets.ingestion.store import STAT_FIELDS, latest_registrations_sql
 from resources.warehouse import Warehouse, file_lock
 
 MANIFEST = "manifest.jsonl"
 FILES = "files"
 ARCHIVED_STATUSES = ("accepted", "duplicate")
+REGISTRATION_FIELDS = (*STAT_FIELDS, "sha256", "status", "registered_at", "kind")
 #: Kinds whose files are read only through their staged rows once registered (the daily
 #: pipeline's inputs); the market and hydro files stay, some tools read them from the folder.
 ARCHIVED_KINDS = ("contracts", "technical_data", "forecast", "live", "final_production", "redispatch_flags",
@@ -71,17 +72,16 @@ def archive_registered(landing_dir: Path, archive_dir: Path, warehouse: Warehous
             conn.register("scanned", scanned.to_arrow())
             rows = conn.execute(
                 f"select s.path, c.latest.sha256, c.latest.status, c.latest.registered_at, c.latest.size_bytes, "
-                f"c.latest.mtime_ns, c.latest.ctime_ns "
-                f"from scanned s join (select path, arg_max({{'size_bytes': size_bytes, 'mtime_ns': mtime_ns, "
-                f"'ctime_ns': ctime_ns, 'sha256': sha256, 'status': status, 'registered_at': registered_at, "
-                f"'kind': kind}}, registered_at) as latest from {CATALOG} group by path) c using (path) "
+                f"c.latest.mtime_ns, c.latest.ctime_ns, (c.latest.size_bytes = s.size_bytes "
+                f"and c.latest.mtime_ns = s.mtime_ns and c.latest.ctime_ns = s.ctime_ns) is true as unchanged "
+                f"from scanned s join ({latest_registrations_sql(REGISTRATION_FIELDS)}) c using (path) "
                 f"where c.latest.registered_at < ? and list_contains(?, c.latest.kind) order by s.path",
                 [now - older_than, list(ARCHIVED_KINDS)]).fetchall()
         chosen = []
-        for path, sha256, status, registered_at, size, mtime, ctime in rows:
+        for path, sha256, status, registered_at, size, mtime, ctime, unchanged in rows:
             if status not in ARCHIVED_STATUSES:
                 continue
-            if not _unchanged(landing / path, size, mtime, ctime):
+            if not unchanged:  # as scanned; its stat is read again just before it moves
                 report.kept_changed += 1
             elif (archive / FILES / path).exists():  # never overwrite: a second content under one name stays put
                 report.skipped_existing.append(path)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from flexpower_assets.ingestion.decisions import Registrations
 
 CATALOG = "landing.files"
+STAT_FIELDS = ("size_bytes", "mtime_ns", "ctime_ns")  # what a scan compares with a registration
 CHANGE_COLUMNS = ("path", "size_bytes", "mtime_ns", "ctime_ns", "sha256", "status", "registered_at")
 CATALOG_COLUMNS = {
     "path": pl.String,
@@ -40,6 +41,15 @@ CATALOG_COLUMNS = {
     "last_delivery_start": pl.Datetime("us", "UTC"),
     "delivery_days": pl.List(pl.Date),
 }
+
+
+def latest_registrations_sql(fields: Collection[str], where: str = "true") -> str:
+    """SQL of each path's latest registration (``where`` picks the registrations): ``path`` and
+    ``latest``, a struct of ``fields``. One struct, so an empty field of the latest registration
+    stays empty (``arg_max`` would skip a null argument, not a struct holding one)."""
+    struct = ", ".join(f"'{name}': {name}" for name in fields)
+    return (f"select path, arg_max({{{struct}}}, registered_at) as latest from {CATALOG} "
+            f"where {where} group by path")
 
 
 def changed_files(warehouse: Warehouse, kinds: Collection[str] | None, scanned: pl.DataFrame) -> pl.DataFrame | None:
@@ -62,13 +72,10 @@ def changed_files(warehouse: Warehouse, kinds: Collection[str] | None, scanned: 
         of_kinds, params = ("true", []) if kinds is None else ("(list_contains(?, kind) or kind is null)",
                                                                [sorted(kinds)])
         return conn.execute(
-            # the latest registration's stat as one struct: arg_max skips a null argument, and an
-            # empty ctime_ns of the latest registration must count as a difference
-            f"select s.* from scanned s anti join (select path, arg_max({{'size_bytes': size_bytes, "
-            f"'mtime_ns': mtime_ns, 'ctime_ns': ctime_ns}}, registered_at) as stat from {CATALOG} "
-            f"where {of_kinds} group by path) latest on latest.path = s.path "
-            f"and latest.stat.size_bytes = s.size_bytes and latest.stat.mtime_ns = s.mtime_ns "
-            f"and latest.stat.ctime_ns = s.ctime_ns order by s.path", params).pl()
+            # an empty ctime_ns of the latest registration must count as a difference
+            f"select s.* from scanned s anti join ({latest_registrations_sql(STAT_FIELDS, of_kinds)}) c "
+            f"on c.path = s.path and c.latest.size_bytes = s.size_bytes and c.latest.mtime_ns = s.mtime_ns "
+            f"and c.latest.ctime_ns = s.ctime_ns order by s.path", params).pl()
 
 
 def n_registrations(warehouse: Warehouse) -> int:
