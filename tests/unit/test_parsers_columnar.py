@@ -95,6 +95,11 @@ def bad_forecasts() -> dict[str, str | dict]:
         "W1_20250608T0815Z.json": changed(forecast("W1"), 2, 1, V0815_MS + QH_MS),      # a row of another version
         "X1_20250608T0815Z.json": forecast("X1"),
         "X1_20250608T0815Z.json#second": forecast("X1", powers=(1.0,)),  # the same asset and version again
+        # a repeated key (the last one counts, here a bad one), a byte-order mark (not JSON)
+        "D1_20250608T0815Z.json": json.dumps(forecast("D1"))[:-1] + ', "values": [[1], [2], [3], ["x"]]}',
+        "D2_20250608T0815Z.json": json.dumps(forecast("D2")).replace('"asset_id": "D2"',
+                                                                     '"asset_id": "D2", "asset_id": "OTHER"'),
+        "B1_20250608T0815Z.json": "\ufeff" + json.dumps(forecast("B1")),
     }
 
 
@@ -116,6 +121,8 @@ def bad_lives() -> dict[str, str | dict]:
         "V4_20250608.json": changed(live("V4"), 1, 3, True),
         "V3_20250608.json": changed(live("V3"), 1, 2, "3.5"),
         "Q1_20250608.json": changed(live("Q1"), 2, 1, "good"),
+        "D1_20250608.json": json.dumps(live("D1"))[:-1] + ', "values": [[1], [2], [true]]}',
+        "B1_20250608.json": "\ufeff" + json.dumps(live("B1")),
     }
 
 
@@ -181,6 +188,12 @@ def test_the_corpus_messages_name_file_place_and_problem(tmp_path):
     assert messages["X1_20250608T0815Z.json"] == ("X1_20250608T0815Z.json: whole file: asset 'X1' at this version was "
                                                   "already read from X1_20250608T0815Z.json")
     assert messages["E1_20250608T0815Z.json"] == "E1_20250608T0815Z.json: whole file: file is empty (0 bytes)"
+    # the repeated key: orjson's last "values" is read, whose version column holds 3
+    assert messages["D1_20250608T0815Z.json"] == ("D1_20250608T0815Z.json: values[2][0]: version 3 ms differs from the "
+                                                  "file name's version 2025-06-08 08:15 UTC (1749370500000 ms)")
+    assert messages["D2_20250608T0815Z.json"] == ("D2_20250608T0815Z.json: key: the file name names asset 'D2', "
+                                                  "the content 'OTHER'")
+    assert messages["B1_20250608T0815Z.json"].startswith("B1_20250608T0815Z.json: line 1: not valid JSON: ")
 
 
 @pytest.mark.parametrize("reader, document, name, detailed_check", [
