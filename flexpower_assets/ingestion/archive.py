@@ -31,6 +31,7 @@ from pathlib import Path
 
 from flexpower_assets.ingestion.scan import scan_stats
 from flexpower_assets.ingestion.store import STAT_FIELDS, latest_registrations_sql
+from flexpower_assets.parsers.registry import FILE_KINDS
 from resources.warehouse import Warehouse, file_lock
 
 MANIFEST = "manifest.jsonl"
@@ -39,9 +40,7 @@ ARCHIVED_STATUSES = ("accepted", "duplicate")
 REGISTRATION_FIELDS = (*STAT_FIELDS, "sha256", "status", "registered_at", "kind")
 #: Kinds whose files are read only through their staged rows once registered (the daily
 #: pipeline's inputs); the market and hydro files stay, some tools read them from the folder.
-ARCHIVED_KINDS = ("contracts", "technical_data", "forecast", "live", "final_production", "redispatch_flags",
-                  "redispatch_compensation", "private_trades", "public_trades", "imbalance_estimate",
-                  "imbalance_final")
+ARCHIVED_KINDS = tuple(kind.name for kind in FILE_KINDS if not kind.kept_in_landing)
 
 
 @dataclass

@@ -26,6 +26,8 @@ class FileKind:
     ``read_batch`` (forecast, live and final production) reads many files at once and returns the good rows
     with a ``file_index`` column plus one error per bad file. With ``batch_takes_contents`` it
     also takes the files' bytes (``contents=``), read once by the caller that hashes them.
+    ``kept_in_landing``: some tools read these files from their folder, so ``flexpower archive``
+    leaves them there (every other kind is read only through its staged rows once registered).
     """
 
     name: str
@@ -36,6 +38,7 @@ class FileKind:
     read_batch: BatchReader | None = None
     batch_takes_contents: bool = False
     day_in_name: str | None = None  # the name's group that dates the rows' (Berlin) delivery day
+    kept_in_landing: bool = False
 
 
 FILE_KINDS: tuple[FileKind, ...] = (
@@ -61,15 +64,15 @@ FILE_KINDS: tuple[FileKind, ...] = (
              imbalance.parse_imbalance_final),
     # day-ahead bidding (BIDDING.md)
     FileKind("price_scenarios", "market", "market", market.PRICE_SCENARIOS_NAME,
-             market.parse_price_scenarios),
+             market.parse_price_scenarios, kept_in_landing=True),
     FileKind("day_ahead_prices", "market", "market", market.DAY_AHEAD_PRICES_NAME,
-             market.parse_day_ahead_prices),
+             market.parse_day_ahead_prices, kept_in_landing=True),
     FileKind("hydro_technical_data", "hydro", "hydro", hydro.TECHNICAL_DATA_NAME,
-             hydro.parse_hydro_technical_data),
+             hydro.parse_hydro_technical_data, kept_in_landing=True),
     FileKind("inflow_forecast", "hydro", "hydro", hydro.INFLOW_FORECAST_NAME,
-             hydro.parse_inflow_forecast),
+             hydro.parse_inflow_forecast, kept_in_landing=True),
     FileKind("reservoir_level", "hydro", "hydro", hydro.RESERVOIR_LEVEL_NAME,
-             hydro.parse_reservoir_level),
+             hydro.parse_reservoir_level, kept_in_landing=True),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in FILE_KINDS}
 

@@ -8,8 +8,9 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flexpower_assets.ingestion.archive import archive_registered
+from flexpower_assets.ingestion.archive import ARCHIVED_KINDS, archive_registered
 from flexpower_assets.ingestion.catalog import accepted_rows, registered_files, sync_landing
+from flexpower_assets.parsers.registry import FILE_KINDS
 from resources.warehouse import Warehouse
 
 
@@ -84,3 +85,13 @@ def test_an_archive_inside_the_landing_zone_or_a_negative_age_is_refused(tmp_pat
         archive_registered(landing, landing / "archive", warehouse, timedelta(days=7), now)
     with pytest.raises(ValueError, match="must not be negative"):
         archive_registered(landing, tmp_path / "archive", warehouse, timedelta(days=-1), now)
+
+
+def test_the_daily_pipelines_kinds_are_archived_and_the_market_and_hydro_files_stay():
+    # the registry's flag decides: the 11 kinds the daily pipeline reads through staged rows
+    # move, the 2 market and 3 hydro kinds (read from their folders by the bid tools) stay
+    assert set(ARCHIVED_KINDS) == {"contracts", "technical_data", "forecast", "live", "final_production",
+                                   "redispatch_flags", "redispatch_compensation", "private_trades",
+                                   "public_trades", "imbalance_estimate", "imbalance_final"}
+    assert {kind.name for kind in FILE_KINDS if kind.kept_in_landing} == {
+        "price_scenarios", "day_ahead_prices", "hydro_technical_data", "inflow_forecast", "reservoir_level"}
