@@ -26,14 +26,14 @@ from flexpower_assets.partitions import DeliveryDay, daily_backfill_policy, dail
 from flexpower_assets.schemas.position import OpenPosition
 from resources.landing import LandingZone
 from resources.position import PositionResource
-from resources.warehouse import Warehouse
+from resources.warehouse import Warehouse, WarehouseSession
 from resources.warehouse_resource import WarehouseResource
 
 WARN = dg.AssetCheckSeverity.WARN
 CHECK = "open_within_limit"
 
 
-def champion_quantiles(warehouse: Warehouse, day: date) -> pl.DataFrame:
+def champion_quantiles(warehouse: Warehouse | WarehouseSession, day: date) -> pl.DataFrame:
     """The champion's 0.10 and 0.90 quantiles of the day (empty when none are built)."""
     if not warehouse.table_exists("main", "asset_forecast_quantile"):
         return pl.DataFrame()
@@ -42,7 +42,7 @@ def champion_quantiles(warehouse: Warehouse, day: date) -> pl.DataFrame:
         "where delivery_day = ? and is_champion and round(quantile_level, 2) in (0.1, 0.9)", [day])
 
 
-def accepted_orders(warehouse: Warehouse, day: date, asset_ids: list[str]) -> pl.DataFrame:
+def accepted_orders(warehouse: Warehouse | WarehouseSession, day: date, asset_ids: list[str]) -> pl.DataFrame:
     """The live accepted bid matrix of every client that bids portfolio assets on the day."""
     needed = [("main", "bid_submission"), ("main", "bid_matrix"), ("main", "asset_bid_curve")]
     if not asset_ids or not all(warehouse.table_exists(schema, table) for schema, table in needed):
@@ -56,15 +56,20 @@ def accepted_orders(warehouse: Warehouse, day: date, asset_ids: list[str]) -> pl
         [day, day, day, asset_ids])
 
 
-def auction_prices(landing: LandingZone, warehouse: Warehouse, day: date, grid: pl.DataFrame) -> pl.DataFrame:
-    """The day's auction prices from the accepted ``day_ahead_prices`` file (empty when not in)."""
-    sync_landing(landing.root, warehouse, kinds=["day_ahead_prices"], workers=landing.parse_workers,
-                 min_age_s=landing.min_file_age_s)
+def auction_prices(warehouse: Warehouse | WarehouseSession, day: date, grid: pl.DataFrame) -> pl.DataFrame:
+    """The day's auction prices from the accepted ``day_ahead_prices`` file (empty when not in);
+    the landing zone is synced for them first (``sync_auction_prices``)."""
     rows = accepted_rows(warehouse, "day_ahead_prices", days=[day])
     if rows.is_empty():
         return rows
     return rows.join(grid.select("delivery_start"), on="delivery_start", how="semi").select(
         "delivery_start", "price_eur_per_mwh").unique("delivery_start", keep="last")
+
+
+def sync_auction_prices(landing: LandingZone, warehouse: Warehouse) -> None:
+    """Register an auction-result file dropped since the last sync."""
+    sync_landing(landing.root, warehouse, kinds=["day_ahead_prices"], workers=landing.parse_workers,
+                 min_age_s=landing.min_file_age_s)
 
 
 CHECKS = [schema_check_spec("open_position", OpenPosition),
@@ -119,10 +124,13 @@ def position_of_day(d: DeliveryDay, forecast_rows: pl.DataFrame, private_trades:
     store = warehouse.get()
     grid = quarter_hours(start, end)
     asset_ids = sorted(portfolio_frame["asset_id"].to_list())
+    sync_auction_prices(landing, store)  # a write: before the reads' session
+    with store.session() as session:  # the reads on one connection
+        quantiles = champion_quantiles(session, day)
+        orders, prices = accepted_orders(session, day, asset_ids), auction_prices(session, day, grid)
     latest = rules.known_forecasts(forecast_rows, portfolio.asset_grid(portfolio_frame, grid), as_of)
-    band = rules.portfolio_forecast_band(rules.asset_bands(latest, champion_quantiles(store, day)))
-    day_ahead = rules.day_ahead_accepted(accepted_orders(store, day, asset_ids), auction_prices(landing, store, day, grid),
-                                         grid, gate_closed=as_of >= gate_closure(day))
+    band = rules.portfolio_forecast_band(rules.asset_bands(latest, quantiles))
+    day_ahead = rules.day_ahead_accepted(orders, prices, grid, gate_closed=as_of >= gate_closure(day))
     intraday = rules.intraday_net(private_trades, grid, as_of)
     capacity_mw = float(portfolio_frame.select(
         pl.coalesce(pl.col("capacity_mw"), pl.col("capacity_vpp_kw") / 1000.0).sum()).item() or 0.0)
