@@ -57,8 +57,8 @@ def accepted_orders(warehouse: Warehouse | WarehouseSession, day: date, asset_id
 
 
 def auction_prices(warehouse: Warehouse | WarehouseSession, day: date, grid: pl.DataFrame) -> pl.DataFrame:
-    """The day's auction prices from the accepted ``day_ahead_prices`` file (empty when not in);
-    the landing zone is synced for them first (``sync_auction_prices``)."""
+    """The day's auction prices from the accepted ``day_ahead_prices`` file (empty when not in;
+    the step syncs the landing zone for them first: ``sync_auction_prices``)."""
     rows = accepted_rows(warehouse, "day_ahead_prices", days=[day])
     if rows.is_empty():
         return rows
@@ -98,10 +98,14 @@ CHECKS = [schema_check_spec("open_position", OpenPosition),
 def open_position(context, forecast_rows: pl.DataFrame, private_trades: pl.DataFrame,
                   portfolio_frame: pl.DataFrame, warehouse: WarehouseResource, landing: LandingZone,
                   position: PositionResource):
-    # a range of days (a backfill run) is built day by day, each day with its own rows
+    # a range of days (a backfill run) is built day by day, each day with its own rows; an
+    # auction-result file dropped since the last sync is registered once for all of them (a write:
+    # before the days' reads)
+    store = warehouse.get()
+    sync_auction_prices(landing, store)
     per_day = [(d.day, position_of_day(d, *(_of_day(frame, d.day) for frame in (forecast_rows, private_trades,
                                                                                 portfolio_frame)),
-                                       warehouse, landing, position)) for d in partition_delivery_days(context)]
+                                       store, position)) for d in partition_delivery_days(context)]
     frame = per_day[0][1][0] if len(per_day) == 1 else pl.concat([one[0] for _day, one in per_day], how="vertical_relaxed")
     yield dg.Output(frame, output_name="open_position", metadata=merge_metadata([(day, one[1]) for day, one in per_day]))
     yield from check_events(CHECKS, [(day, one[2]) for day, one in per_day])
@@ -112,7 +116,7 @@ def _of_day(frame: pl.DataFrame, day: date) -> pl.DataFrame:
 
 
 def position_of_day(d: DeliveryDay, forecast_rows: pl.DataFrame, private_trades: pl.DataFrame,
-                    portfolio_frame: pl.DataFrame, warehouse: WarehouseResource, landing: LandingZone,
+                    portfolio_frame: pl.DataFrame, store: Warehouse,
                     position: PositionResource) -> tuple[pl.DataFrame, dict, list[dg.AssetCheckResult]]:
     """One day's open position, its metadata and its check results."""
     day, start, end = d.day, d.start, d.end
@@ -121,10 +125,8 @@ def position_of_day(d: DeliveryDay, forecast_rows: pl.DataFrame, private_trades:
                                      "day with daily_job first; an open position without its assets would "
                                      "count trades against no forecast.")
     as_of = position.clock()
-    store = warehouse.get()
     grid = quarter_hours(start, end)
     asset_ids = sorted(portfolio_frame["asset_id"].to_list())
-    sync_auction_prices(landing, store)  # a write: before the reads' session
     with store.session() as session:  # the reads on one connection
         quantiles = champion_quantiles(session, day)
         orders, prices = accepted_orders(session, day, asset_ids), auction_prices(session, day, grid)
