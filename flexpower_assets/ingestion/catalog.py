@@ -55,6 +55,7 @@ from flexpower_assets.ingestion.store import (
     CATALOG,
     CATALOG_COLUMNS,
     CHANGE_COLUMNS,
+    accepted_ids,
     accepted_rows,
     changed_files,
     n_registrations,
@@ -68,7 +69,7 @@ from resources.warehouse import Warehouse, file_lock
 RECORD_BATCH = 50_000  # catalog rows written per transaction (each one opens, commits and checkpoints)
 
 __all__ = [  # the catalog's interface; the modules behind it each do one job
-    "CATALOG", "CATALOG_COLUMNS", "LandingFile", "SyncReport", "accepted_rows", "file_days", "parse_file",
+    "CATALOG", "CATALOG_COLUMNS", "LandingFile", "SyncReport", "accepted_ids", "accepted_rows", "file_days", "parse_file",
     "registered_files", "scan_landing", "settled_files", "staged_files", "staging_dir", "sync_landing",
 ]
 

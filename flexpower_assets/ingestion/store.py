@@ -149,7 +149,7 @@ def _ensure_catalog(conn) -> None:
 
 
 def accepted_rows(warehouse: Warehouse, kind: str, keep: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
-                  days: Iterable[date] | None = None) -> pl.DataFrame:
+                  days: Iterable[date] | None = None, accepted: pl.Series | None = None) -> pl.DataFrame:
     """Staged rows of accepted files of a kind (optionally staged under some delivery days), file
     by file in the order of the staged files' paths (day folder, then chunk name) and within a
     file in the order of its rows; ``keep`` picks rows from them (a filter over the accepted rows).
@@ -157,20 +157,31 @@ def accepted_rows(warehouse: Warehouse, kind: str, keep: Callable[[pl.LazyFrame]
     The staged Parquet files are read by polars, which reads and filters them about twice as
     fast as a DuckDB query over them; the catalog is read first and the files listed after, so
     every file of an accepted registration is there (its rows are staged before it is recorded).
-    Files of one kind may differ in their columns: a column a file lacks comes as null.
+    ``accepted``: the ids of ``accepted_ids`` for these days or more (a run of many days reads
+    the catalog once). Files of one kind may differ in their columns: a column a file lacks
+    comes as null.
     """
-    if not warehouse.table_exists("landing", "files"):
+    if accepted is None:
+        accepted = accepted_ids(warehouse, kind, days)
+    if accepted is None:
         return pl.DataFrame()
-    days = None if days is None else sorted(set(days))
-    # only the files that feed those days (of kinds staged by day): a year of files is not read
-    # into memory to pick one day's
-    of_days, params = ("", []) if days is None or TIME_COLUMN.get(kind) is None else (
-        " and list_has_any(delivery_days, ?::date[])", [days])
-    accepted = warehouse.read(f"select file_id from {CATALOG} where status = 'accepted' and kind = ?{of_days}",
-                              [kind, *params])["file_id"]
-    files = staged_files(warehouse, kind, days)
+    files = staged_files(warehouse, kind, None if days is None else sorted(set(days)))
     if not files:
         return pl.DataFrame()
     rows = pl.concat([pl.scan_parquet(file) for file in files], how="diagonal_relaxed").filter(
         pl.col("file_id").is_in(accepted.implode()))
     return (keep(rows) if keep is not None else rows).collect()
+
+
+def accepted_ids(warehouse: Warehouse, kind: str, days: Iterable[date] | None = None) -> pl.Series | None:
+    """The ids of the accepted files of a kind (of kinds staged by day: those feeding one of
+    ``days``); None while there is no catalog."""
+    if not warehouse.table_exists("landing", "files"):
+        return None
+    days = None if days is None else sorted(set(days))
+    # only the files that feed those days (of kinds staged by day): a year of files is not read
+    # into memory to pick one day's
+    of_days, params = ("", []) if days is None or TIME_COLUMN.get(kind) is None else (
+        " and list_has_any(delivery_days, ?::date[])", [days])
+    return warehouse.read(f"select file_id from {CATALOG} where status = 'accepted' and kind = ?{of_days}",
+                          [kind, *params])["file_id"]

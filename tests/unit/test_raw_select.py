@@ -4,12 +4,14 @@ their columns, and the rule of each source (the snapshot that applies, rows in t
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from flexpower_assets.assets.raw import RAW_SOURCES, raw_columns, select_raw
+from flexpower_assets.assets.raw import RAW_ASSET_KEYS, RAW_SOURCES, prefetch_raw, raw_columns, select_raw
 from flexpower_assets.ingestion.staging import staging_dir
+from flexpower_assets.partitions import DeliveryDay
 from resources.warehouse import Warehouse
 
 UTC = timezone.utc
@@ -90,3 +92,36 @@ def test_live_points_of_the_day_and_its_last_quarter_hour_before(tmp_path):
     # from 15 minutes before the start (inclusive) to the end (exclusive); file 6 is rejected, 7 not the day's
     assert rows["power_kw"].to_list() == [-15.0, -1.0, 0.0, 1439.0]
     assert rows["file_id"].unique().to_list() == [5]
+
+
+def test_a_run_of_days_reads_the_catalog_once_and_gets_each_day_s_rows_as_one_day_runs_do(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    # file 5 feeds 06-07 and 06-08, file 8 feeds 06-08 and 06-09, file 6 is rejected
+    catalog(warehouse, {5: ("live", "accepted"), 6: ("live", "rejected"), 8: ("live", "accepted")},
+            {5: [date(2025, 6, 7), date(2025, 6, 8)], 8: [date(2025, 6, 8), date(2025, 6, 9)]})
+    start = datetime(2025, 6, 7, 22, tzinfo=UTC)  # the Berlin day 2025-06-08 starts here
+    times = [start + timedelta(minutes=m) for m in (-10, 30, 1430, 1450, 2000)]
+
+    def points(file_id: int, k: int) -> pl.DataFrame:
+        return pl.DataFrame({"asset_id": ["A"] * k, "timestamp": times[:k], "power_kw": [float(file_id)] * k,
+                             "quality": [1.0] * k, "file_id": [file_id] * k},
+                            schema_overrides={"timestamp": pl.Datetime("us", "UTC")})
+
+    stage(warehouse, "live", "2025-06-07", "a", points(5, 1))
+    stage(warehouse, "live", "2025-06-08", "b", points(5, 3).tail(2))
+    stage(warehouse, "live", "2025-06-08", "c", points(6, 3).tail(2))
+    stage(warehouse, "live", "2025-06-09", "d", points(8, 5).tail(2))
+    days = [DeliveryDay(d, *(datetime(d.year, d.month, d.day, tzinfo=BERLIN) + timedelta(days=k) for k in (0, 1)))
+            for d in (date(2025, 6, 8), date(2025, 6, 9))]
+    context = SimpleNamespace(selected_asset_keys={RAW_ASSET_KEYS["live"]})
+    with warehouse.session() as session:
+        prefetched = prefetch_raw(context, session, days)
+    for day in days:
+        alone = select_raw(warehouse, LIVE, (day.start, day.end), day.day)
+        frame, _seconds = prefetched[("live", day.day)]
+        assert frame.equals(alone), day.day
+    # 06-08: file 5's points at -10 min (within 15 min before the start), +30 min and 1430 min
+    # (23:50 Berlin, still the day's). 06-09 starts at 1440 min: file 5's 1430 min is within 15
+    # min before it, then file 8's 1450 min (00:10) and 2000 min (09:20); file 6 never counts
+    assert prefetched[("live", date(2025, 6, 8))][0]["power_kw"].to_list() == [5.0, 5.0, 5.0]
+    assert prefetched[("live", date(2025, 6, 9))][0]["power_kw"].to_list() == [5.0, 8.0, 8.0]
